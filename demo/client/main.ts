@@ -1,0 +1,154 @@
+/**
+ * The demo's browser side. It renders what the server sends and sends every input back: the state lives
+ * on the server. Stasis (the global from the script tag) tells it when the session is usable.
+ */
+import type { StasisClient } from '../../src/client.js';
+import type { StasisEvent } from '../../src/events.js';
+import { CLOSE_CODES } from '../../src/protocol/index.js';
+import { DETAIL_FIELDS, PRODUCTS, type ClientMessage, type ServerMessage, type View } from '../shared/messages.js';
+
+declare const Stasis: StasisClient;
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
+const money = (cents: number) => `$${(cents / 100).toFixed(2)}`;
+
+let socket: WebSocket | undefined;
+let socketSid: string | undefined;
+let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+let current: View | undefined;
+
+function connect(): void {
+  clearTimeout(reconnectTimer);
+  const sid = Stasis.sid;
+  if (socket && socketSid === sid && socket.readyState <= WebSocket.OPEN) return;
+  socket?.close(1000, 'new session');
+  const url = new URL(`${Stasis.endpoint}/live`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('sid', sid);
+  const ws = new WebSocket(url);
+  socket = ws;
+  socketSid = sid;
+  setConnection('connecting');
+  ws.onopen = () => setConnection('connected');
+  ws.onmessage = (event) => {
+    const message = JSON.parse(String(event.data)) as ServerMessage;
+    if (message.type === 'view') render(message.view);
+  };
+  ws.onclose = (event) => {
+    if (socket !== ws) return;
+    socket = undefined;
+    if (event.code === CLOSE_CODES.hibernated) {
+      setConnection('hibernated');
+      return; // Stasis resumes the session and says `ready`; reconnect then
+    }
+    setConnection('disconnected');
+    // Dropped without hibernation (network, server restart): try again while the page is in use.
+    if (document.visibilityState === 'visible' && Stasis.status.state === 'live') {
+      reconnectTimer = setTimeout(connect, 1000 + Math.random() * 1000);
+    }
+  };
+}
+
+function send(message: ClientMessage): void {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function setConnection(state: string): void {
+  const el = $('#connection');
+  el.textContent = state;
+  el.dataset.state = state;
+}
+
+function render(view: View): void {
+  current = view;
+  document.body.dataset.step = String(view.step);
+  $('#app').removeAttribute('aria-busy');
+  document.querySelectorAll<HTMLElement>('[data-step-panel]').forEach((panel) => {
+    panel.hidden = panel.dataset.stepPanel !== String(view.step);
+  });
+  document.querySelectorAll<HTMLElement>('.stepper li').forEach((li) => {
+    const step = Number(li.dataset.step);
+    li.classList.toggle('done', step < view.step);
+    li.toggleAttribute('aria-current', step === view.step);
+  });
+  for (const product of PRODUCTS) {
+    const qty = view.cart.find((line) => line.id === product.id)?.qty ?? 0;
+    $(`[data-qty="${product.id}"]`).textContent = String(qty);
+    $(`[data-product="${product.id}"]`).classList.toggle('in-cart', qty > 0);
+  }
+  const summary = view.cart.length
+    ? view.cart.map((l) => `<li><span>${l.qty} × ${escapeHtml(l.name)}</span><span>${money(l.lineTotal)}</span></li>`).join('')
+    : '<li class="empty">Your cart is empty.</li>';
+  document.querySelectorAll('[data-cart-lines]').forEach((el) => (el.innerHTML = summary));
+  document.querySelectorAll('[data-total]').forEach((el) => (el.textContent = money(view.total)));
+  $('#cart-count').textContent = String(view.cart.reduce((n, l) => n + l.qty, 0));
+  for (const field of DETAIL_FIELDS) {
+    const input = $<HTMLInputElement>(`[name="${field}"]`);
+    // Never overwrite what the user is typing; the server already has it.
+    if (document.activeElement !== input && input.value !== view.details[field]) input.value = view.details[field];
+    const review = document.querySelector(`[data-review="${field}"]`);
+    if (review) review.textContent = view.details[field] || '—';
+  }
+  $('#problem').textContent = view.problem ?? '';
+  $('#order-number').textContent = view.orderNumber ?? '';
+  $('#session-gen').textContent = String(view.gen);
+  $('#session-started').textContent = new Date(view.startedAt).toLocaleTimeString();
+  $('#session-restored').textContent = view.restored ? 'yes' : 'no';
+}
+
+function renderStatus(): void {
+  const status = Stasis.status;
+  $('#session-id').textContent = `${status.sid.slice(0, 8)}…`;
+  $('#session-state').textContent = status.state;
+  $('#session-custody').textContent = status.custody;
+  const log = $('#event-log');
+  log.dataset.last = status.lastOutcome ?? '';
+}
+
+function logEvent(event: StasisEvent): void {
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()}  ${event.type}${event.code !== 'pending' ? ` (${event.code})` : ''}`;
+  item.dataset.type = event.type;
+  item.dataset.code = event.code;
+  const log = $('#event-log');
+  log.prepend(item);
+  while (log.children.length > 8) log.lastElementChild?.remove();
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function wire(): void {
+  document.querySelectorAll<HTMLButtonElement>('[data-add]').forEach((button) =>
+    button.addEventListener('click', () => {
+      const id = button.dataset.add as (typeof PRODUCTS)[number]['id'];
+      const qty = (current?.cart.find((l) => l.id === id)?.qty ?? 0) + Number(button.dataset.delta);
+      send({ type: 'qty', id, qty });
+    }),
+  );
+  for (const field of DETAIL_FIELDS) {
+    $<HTMLInputElement>(`[name="${field}"]`).addEventListener('input', (event) =>
+      send({ type: 'field', name: field, value: (event.target as HTMLInputElement).value }),
+    );
+  }
+  document.querySelectorAll<HTMLButtonElement>('[data-goto]').forEach((button) =>
+    button.addEventListener('click', () => send({ type: 'step', step: Number(button.dataset.goto) as 1 | 2 | 3 })),
+  );
+  $('#place-order').addEventListener('click', () => send({ type: 'place' }));
+  $('#restart').addEventListener('click', () => send({ type: 'restart' }));
+  $('#details-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    send({ type: 'step', step: 3 });
+  });
+  $('#simulate').addEventListener('click', () => void Stasis.debug.hibernate().then(() => Stasis.debug.resume()));
+}
+
+wire();
+for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset', 'failed', 'ready'] as const) {
+  Stasis.on(type, logEvent);
+}
+Stasis.on('statuschange', renderStatus);
+Stasis.on('ready', connect);
+renderStatus();
+void Stasis.ready().then(connect);

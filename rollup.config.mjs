@@ -1,0 +1,56 @@
+// Builds every artifact: the page SDK (IIFE + ESM), the service worker, the demo's browser code,
+// and the Node server (library, CLI, demo app). TypeScript is transpiled by esbuild; `tsc` only type-checks
+// and writes the .d.ts files (typescript 7 has no JS API for a rollup plugin).
+import { builtinModules } from 'node:module';
+import resolve from '@rollup/plugin-node-resolve';
+import esbuild from 'rollup-plugin-esbuild';
+
+const browser = (minify) => [resolve({ browser: true }), esbuild({ target: 'es2020', minify })];
+const typesEntry = {
+  name: 'stasis-types-entry',
+  generateBundle() {
+    this.emitFile({
+      type: 'asset',
+      fileName: 'stasis.d.ts',
+      source: "export * from './types/src/index.js';\n",
+    });
+  },
+};
+
+export default [
+  {
+    input: 'src/auto.ts',
+    output: { file: 'dist/stasis.js', format: 'iife', name: 'Stasis', exports: 'default', sourcemap: true },
+    plugins: browser(true),
+  },
+  {
+    input: 'src/index.ts',
+    output: { dir: 'dist', entryFileNames: 'stasis.mjs', format: 'es', sourcemap: true },
+    plugins: [...browser(false), typesEntry],
+  },
+  {
+    input: 'worker/stasis-sw.ts',
+    output: { file: 'dist/stasis-sw.js', format: 'iife', sourcemap: true },
+    plugins: browser(true),
+  },
+  {
+    input: 'demo/client/main.ts',
+    output: { file: 'dist/demo.js', format: 'iife', sourcemap: true },
+    plugins: browser(false),
+  },
+  {
+    input: {
+      'server/index': 'server-stub/index.ts',
+      'server/cli': 'server-stub/cli.ts',
+      'demo/app': 'demo/app.ts',
+    },
+    output: {
+      dir: 'dist',
+      format: 'es',
+      sourcemap: true,
+      chunkFileNames: 'server/chunks/[name]-[hash].js',
+    },
+    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'jose', 'ws'],
+    plugins: [esbuild({ target: 'node20' })],
+  },
+];

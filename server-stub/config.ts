@@ -1,0 +1,91 @@
+import type { Codec } from './codec/json-codec.js';
+import type { KeyRing } from './envelope/key-ring.js';
+import type { Ledger } from './ledger.js';
+import type { Logger } from './logger.js';
+import type { StasisApp } from './session/session.js';
+import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
+
+/**
+ * Server options. Every setting also reads a `STASIS_*` environment variable; an explicit option wins.
+ * docs/protocol.md and the README list the same defaults.
+ */
+export interface StasisServerOptions {
+  /** The app: called once per session, new or restored. */
+  app: StasisApp;
+  /** Key ring: `kid:secret,...` (first seals) or a parsed ring. Env STASIS_KEYS. Required. */
+  keys?: string | KeyRing;
+  /** App id sealed into every blob and checked on resume. Env STASIS_AUDIENCE. Default "stasis-app". */
+  audience?: string;
+  /** Schema tag; a blob with another tag answers `schema-reset`. Env STASIS_SCHEMA. Default "1". */
+  schema?: string;
+  /** Blob lifetime. Env STASIS_TTL_SECONDS. Default 7 days (Safari clears site storage after 7 days unused). */
+  ttlSeconds?: number;
+  /** Blobs over this are refused (`too-large`). Env STASIS_MAX_BLOB_BYTES. Default 5 MiB. */
+  maxBlobBytes?: number;
+  /** Blobs over this are logged. Env STASIS_WARN_BLOB_BYTES. Default 1 MiB. */
+  warnBlobBytes?: number;
+  /** How long a session whose channels all dropped stays live. Env STASIS_RETENTION_SECONDS. Default 180. */
+  retentionSeconds?: number;
+  /** Where the endpoints are mounted. Env STASIS_BASE_PATH. Default "/stasis". */
+  basePath?: string;
+  /** Name of the browser-binding cookie. Env STASIS_COOKIE. Default "stasis_bid". */
+  cookieName?: string;
+  /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
+  codecs?: Codec[];
+  /** One-time ledger. Default: in memory (one process). */
+  ledger?: Ledger;
+  logger?: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface ResolvedConfig {
+  audience: string;
+  schema: string;
+  ttlSeconds: number;
+  maxBlobBytes: number;
+  warnBlobBytes: number;
+  /** Request bodies are cut off past this, before parsing. */
+  maxBodyBytes: number;
+  retentionMs: number;
+  basePath: string;
+  cookieName: string;
+}
+
+export const DEFAULTS = {
+  audience: 'stasis-app',
+  schema: '1',
+  ttlSeconds: 7 * 24 * 3600,
+  maxBlobBytes: 5 * 1024 * 1024,
+  warnBlobBytes: 1024 * 1024,
+  retentionSeconds: 180,
+  basePath: DEFAULT_ENDPOINT,
+  cookieName: 'stasis_bid',
+} as const;
+
+export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const maxBlobBytes = options.maxBlobBytes ?? int(env, 'STASIS_MAX_BLOB_BYTES', DEFAULTS.maxBlobBytes);
+  const config: ResolvedConfig = {
+    audience: options.audience ?? env.STASIS_AUDIENCE ?? DEFAULTS.audience,
+    schema: options.schema ?? env.STASIS_SCHEMA ?? DEFAULTS.schema,
+    ttlSeconds: options.ttlSeconds ?? int(env, 'STASIS_TTL_SECONDS', DEFAULTS.ttlSeconds),
+    maxBlobBytes,
+    warnBlobBytes: options.warnBlobBytes ?? int(env, 'STASIS_WARN_BLOB_BYTES', DEFAULTS.warnBlobBytes),
+    // A resume body is the blob plus a sid and JSON punctuation.
+    maxBodyBytes: maxBlobBytes + 1024,
+    retentionMs: 1000 * (options.retentionSeconds ?? int(env, 'STASIS_RETENTION_SECONDS', DEFAULTS.retentionSeconds)),
+    basePath: (options.basePath ?? env.STASIS_BASE_PATH ?? DEFAULTS.basePath).replace(/\/+$/, ''),
+    cookieName: options.cookieName ?? env.STASIS_COOKIE ?? DEFAULTS.cookieName,
+  };
+  if (!config.basePath.startsWith('/')) throw new RangeError(`basePath must start with "/": ${config.basePath}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new RangeError(`cookieName must be a simple token: ${config.cookieName}`);
+  return config;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got "${raw}".`);
+  return value;
+}

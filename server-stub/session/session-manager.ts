@@ -1,0 +1,238 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  CLOSE_CODES,
+  PROTOCOL_VERSION,
+  type HibernateOk,
+  type ResumeOk,
+  type SessionReport,
+} from '../../src/protocol/index.js';
+import type { Codec } from '../codec/json-codec.js';
+import { open, seal, type SealedSession } from '../envelope/envelope.js';
+import type { KeyRing } from '../envelope/key-ring.js';
+import { StasisCodecError, StasisError } from '../errors.js';
+import type { Ledger } from '../ledger.js';
+import type { Logger } from '../logger.js';
+import { Session, type LiveChannel, type StasisApp } from './session.js';
+import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
+
+export interface SessionManagerOptions {
+  ring: KeyRing;
+  app: StasisApp;
+  audience: string;
+  schema: string;
+  ttlSeconds: number;
+  maxBlobBytes: number;
+  warnBlobBytes: number;
+  retentionMs: number;
+  ledger: Ledger;
+  codecs: CodecLookup;
+  defaultCodec: Codec;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * The live pool and the hibernate/resume rules. Transport-neutral: HTTP and WebSocket code call in here.
+ */
+export class SessionManager {
+  readonly #live = new Map<string, Session>();
+  /** Blobs handed out and not yet resumed, by sid: for metrics and reports only, never for decisions. */
+  readonly #hibernated = new Map<string, { gen: number; exp: number }>();
+  readonly #retention = new Map<string, NodeJS.Timeout>();
+  readonly #now: () => number;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Attaches a live channel to the session `sid`, starting a new session (gen 1) when none is live. */
+  connect(sid: string, channel: LiveChannel): Session {
+    let session = this.#live.get(sid);
+    if (!session || session.sealing) {
+      if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
+      session = this.#start(sid, 1, new Map());
+      this.#hibernated.delete(sid);
+    }
+    this.#cancelRetention(sid);
+    session.channels.add(channel);
+    session.lastActivity = this.#now();
+    this.#safely(session, () => session.handlers.onConnect?.());
+    return session;
+  }
+
+  disconnect(session: Session, channel: LiveChannel): void {
+    session.channels.delete(channel);
+    if (session.channels.size === 0 && this.#live.get(session.sid) === session) this.#startRetention(session);
+  }
+
+  async deliver(session: Session, message: unknown): Promise<void> {
+    if (session.sealing || session.signal.aborted) return;
+    session.lastActivity = this.#now();
+    await this.#safely(session, () => session.handlers.onMessage?.(message));
+  }
+
+  /** Seals a live session into a blob and frees it. Throws StasisError with a protocol code. */
+  async hibernate(sid: string, binding: string): Promise<HibernateOk> {
+    const session = this.#live.get(sid);
+    if (!session || session.sealing) throw new StasisError('no-session', 'No live session with this id.');
+    session.sealing = true;
+    try {
+      const values = session.state.encodeAll();
+      const iat = Math.floor(this.#now() / 1000);
+      const sealed: SealedSession = {
+        v: PROTOCOL_VERSION,
+        sid,
+        gen: session.gen,
+        jti: randomBytes(16).toString('base64url'),
+        iat,
+        exp: iat + this.options.ttlSeconds,
+        aud: this.options.audience,
+        bid: bindingHash(binding),
+        schema: this.options.schema,
+        values,
+      };
+      const blob = await seal(sealed, this.options.ring);
+      if (blob.length > this.options.maxBlobBytes) {
+        throw new StasisError(
+          'too-large',
+          `The session's blob is ${blob.length} bytes, over the ${this.options.maxBlobBytes}-byte limit; it stays live. Persist less (inputs, not outputs).`,
+        );
+      }
+      if (blob.length > this.options.warnBlobBytes) {
+        this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
+      }
+      this.#live.delete(sid);
+      this.#cancelRetention(sid);
+      session.end('hibernated', CLOSE_CODES.hibernated);
+      this.#hibernated.set(sid, { gen: session.gen, exp: sealed.exp });
+      return { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob };
+    } catch (error) {
+      session.sealing = false;
+      if (error instanceof StasisCodecError) throw new StasisError('unserializable', error.message);
+      throw error;
+    }
+  }
+
+  /** Verifies a blob and restores its session with gen + 1. All or nothing; throws StasisError. */
+  async resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
+    if (blob.length > this.options.maxBlobBytes) throw new StasisError('too-large', 'The blob is over the size limit.');
+    const sealed = await open(blob, this.options.ring);
+    if (sealed.aud !== this.options.audience) {
+      throw new StasisError('wrong-binding', `The blob belongs to app "${sealed.aud}", not "${this.options.audience}".`);
+    }
+    if (sealed.sid !== sid) throw new StasisError('wrong-binding', 'The blob belongs to another session.');
+    if (!binding || !sameSecret(bindingHash(binding), sealed.bid)) {
+      throw new StasisError('wrong-binding', 'The blob was issued to another browser.');
+    }
+    if (sealed.exp * 1000 <= this.#now()) throw new StasisError('expired', 'The blob has expired.');
+    if (sealed.schema !== this.options.schema) {
+      throw new StasisError(
+        'schema-reset',
+        `The blob has schema "${sealed.schema}"; this server runs "${this.options.schema}". Starting fresh.`,
+      );
+    }
+    const restored = decodeStoredValues(sealed.values, this.options.codecs);
+    if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
+      throw new StasisError('replayed', 'This blob was already resumed once.');
+    }
+    const previous = this.#live.get(sid);
+    if (previous) {
+      this.#live.delete(sid);
+      previous.end('superseded', CLOSE_CODES.superseded);
+    }
+    this.#hibernated.delete(sid);
+    const session = this.#start(sid, sealed.gen + 1, restored);
+    this.#startRetention(session);
+    return { outcome: 'ok', sid, gen: session.gen };
+  }
+
+  report(sid: string): SessionReport {
+    const session = this.#live.get(sid);
+    if (session) return { sid, state: 'live', gen: session.gen, channels: session.channels.size };
+    const hibernated = this.#hibernatedEntry(sid);
+    if (hibernated) return { sid, state: 'hibernated', gen: hibernated.gen };
+    return { sid, state: 'unknown' };
+  }
+
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
+  get hibernatedCount(): number {
+    const now = this.#now() / 1000;
+    for (const [sid, entry] of this.#hibernated) if (entry.exp <= now) this.#hibernated.delete(sid);
+    return this.#hibernated.size;
+  }
+
+  /** Ends every live session (process shutdown). */
+  closeAll(): void {
+    for (const timer of this.#retention.values()) clearTimeout(timer);
+    this.#retention.clear();
+    for (const session of this.#live.values()) session.end('closed', 1001);
+    this.#live.clear();
+  }
+
+  #start(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>): Session {
+    const wasRestored = restored.size > 0 || gen > 1;
+    const state = new StateRegistry(this.options.codecs, this.options.defaultCodec, restored);
+    const session = new Session(sid, gen, wasRestored, state);
+    // The app defines its persisted values here; restored ones are handed back by define().
+    session.handlers = this.options.app(session) ?? {};
+    for (const key of restored.keys()) {
+      this.options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
+    }
+    this.#live.set(sid, session);
+    return session;
+  }
+
+  #hibernatedEntry(sid: string): { gen: number; exp: number } | undefined {
+    const entry = this.#hibernated.get(sid);
+    if (entry && entry.exp * 1000 <= this.#now()) {
+      this.#hibernated.delete(sid);
+      return undefined;
+    }
+    return entry;
+  }
+
+  // A session left with no channel stays live for the retention window, then is dropped.
+  #startRetention(session: Session): void {
+    this.#cancelRetention(session.sid);
+    const timer = setTimeout(() => {
+      this.#retention.delete(session.sid);
+      if (this.#live.get(session.sid) !== session || session.channels.size > 0) return;
+      this.#live.delete(session.sid);
+      session.end('expired', 1001);
+      this.options.logger.info(`session ${short(session.sid)}: no channel for ${this.options.retentionMs} ms, dropped.`);
+    }, this.options.retentionMs);
+    timer.unref();
+    this.#retention.set(session.sid, timer);
+  }
+
+  #cancelRetention(sid: string): void {
+    const timer = this.#retention.get(sid);
+    if (timer) clearTimeout(timer);
+    this.#retention.delete(sid);
+  }
+
+  async #safely(session: Session, fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.options.logger.error(`session ${short(session.sid)}: app handler failed: ${(error as Error)?.stack ?? error}`);
+    }
+  }
+}
+
+export function bindingHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function short(sid: string): string {
+  return sid.slice(0, 6);
+}

@@ -1,0 +1,72 @@
+import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
+
+/** What the app sees of one session. */
+export interface SessionContext {
+  readonly sid: string;
+  /** Generation: 1 for a new session, the blob's gen + 1 after a resume. Pass it to external side effects as a fencing token. */
+  readonly gen: number;
+  /** True when this session was restored from a blob. */
+  readonly restored: boolean;
+  /** Fires when the session hibernates, is superseded or ends: stop background work. */
+  readonly signal: AbortSignal;
+  /** Declares a persisted value under an explicit, stable key. Restored values come back here. */
+  persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T>;
+  /** Sends a JSON message to every live channel of the session. */
+  send(message: unknown): void;
+}
+
+/** The app's handlers for one session, returned by the app factory. */
+export interface AppHandlers {
+  /** A JSON message from the page over the live channel. */
+  onMessage?(message: unknown): void | Promise<void>;
+  /** A live channel attached (first connect or reconnect): a good moment to send the current view. */
+  onConnect?(): void;
+}
+
+/** An app: called once per session (new or restored) before anything is rendered. */
+export type StasisApp = (session: SessionContext) => AppHandlers | void;
+
+/** A transport-neutral live channel (a WebSocket in the reference server). */
+export interface LiveChannel {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed';
+
+export class Session implements SessionContext {
+  readonly channels = new Set<LiveChannel>();
+  readonly #abort = new AbortController();
+  handlers: AppHandlers = {};
+  /** Set while a hibernate is sealing this session; a second hibernate then finds nothing to do. */
+  sealing = false;
+  lastActivity = Date.now();
+
+  constructor(
+    readonly sid: string,
+    readonly gen: number,
+    readonly restored: boolean,
+    readonly state: StateRegistry,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T> {
+    return this.state.define(key, initial, options);
+  }
+
+  send(message: unknown): void {
+    const text = JSON.stringify(message);
+    for (const channel of this.channels) channel.send(text);
+  }
+
+  /** Ends the session: aborts app work and closes every channel with the reason's close code. */
+  end(reason: EndReason, closeCode: number): void {
+    if (this.#abort.signal.aborted) return;
+    this.#abort.abort(reason);
+    for (const channel of this.channels) channel.close(closeCode, `stasis:${reason}`);
+    this.channels.clear();
+  }
+}

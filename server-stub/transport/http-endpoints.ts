@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  HTTP_STATUS,
+  PROTOCOL_VERSION,
+  ROUTES,
+  isSid,
+  type Failure,
+  type HealthResponse,
+  type Outcome,
+} from '../../src/protocol/index.js';
+import type { ResolvedConfig } from '../config.js';
+import { StasisError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SessionManager } from '../session/session-manager.js';
+
+const startedAt = Date.now();
+
+/**
+ * The HTTP endpoints: POST hibernate, POST resume, GET health. Returns false for any other path so the
+ * host app can handle it. Every answer is JSON with an `outcome` code; no stack trace ever leaves.
+ */
+export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger) {
+  const base = config.basePath;
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
+    const route = url.pathname.slice(base.length);
+    try {
+      if (route === ROUTES.health && (req.method === 'GET' || req.method === 'HEAD')) {
+        const sid = url.searchParams.get('sid');
+        const body: HealthResponse = {
+          ok: true,
+          version: PROTOCOL_VERSION,
+          live: manager.liveCount,
+          hibernated: manager.hibernatedCount,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          ...(isSid(sid) ? { session: manager.report(sid) } : {}),
+        };
+        send(res, 200, body);
+      } else if (route === ROUTES.hibernate || route === ROUTES.resume) {
+        if (req.method !== 'POST') {
+          res.setHeader('Allow', 'POST');
+          throw new StasisError('malformed', `${route} takes POST.`);
+        }
+        const body = await readJson(req, config.maxBodyBytes);
+        const sid = body.sid;
+        if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
+        if (route === ROUTES.hibernate) {
+          const binding = readCookie(req, config.cookieName) ?? issueBinding(req, res, config.cookieName);
+          send(res, 200, await manager.hibernate(sid, binding));
+        } else {
+          if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
+          send(res, 200, await manager.resume(sid, body.blob, readCookie(req, config.cookieName)));
+        }
+      } else {
+        send(res, 404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
+      }
+    } catch (error) {
+      if (error instanceof StasisError) {
+        send(res, HTTP_STATUS[error.code], failure(error.code, error.message));
+      } else {
+        logger.error(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? error}`);
+        send(res, HTTP_STATUS.unavailable, failure('unavailable', 'The server could not handle the request; try again.'));
+      }
+    }
+    return true;
+  };
+}
+
+/** Reads a JSON object body, refusing more than `limit` bytes before parsing anything. */
+async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new StasisError('too-large', `The request body is over ${limit} bytes.`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw new StasisError('too-large', `The request body is over ${limit} bytes.`);
+    }
+    chunks.push(chunk);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new StasisError('malformed', 'The request body is not JSON.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new StasisError('malformed', 'The request body must be a JSON object.');
+  }
+  return value as Record<string, unknown>;
+}
+
+function readCookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{22,128}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The per-browser binding secret: HttpOnly, SameSite=Lax, Secure over HTTPS. */
+function issueBinding(req: IncomingMessage, res: ServerResponse, name: string): string {
+  const secret = randomBytes(24).toString('base64url');
+  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+  res.setHeader('Set-Cookie', `${name}=${secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000${secure}`);
+  return secret;
+}
+
+function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {
+  return { outcome, message };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(text);
+}

@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, ROUTES, isSid } from '../../src/protocol/index.js';
+import type { ResolvedConfig } from '../config.js';
+import { StasisError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LiveChannel } from '../session/session.js';
+import type { SessionManager } from '../session/session-manager.js';
+
+const MAX_MESSAGE_BYTES = 256 * 1024;
+const HEARTBEAT_MS = 30_000;
+
+/**
+ * The live channel: a WebSocket per tab at `{basePath}/live?sid=…`, carrying the app's JSON messages.
+ * A ping heartbeat drops sockets that went silent (a backgrounded phone may never send `close`).
+ */
+export function createLiveSocket(manager: SessionManager, config: ResolvedConfig, logger: Logger) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const alive = new WeakSet<WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+    const sid = new URL(req.url ?? '/', 'http://localhost').searchParams.get('sid');
+    if (!isSid(sid)) {
+      socket.close(CLOSE_CODES.badSession, 'stasis:bad-sid');
+      return;
+    }
+    const channel: LiveChannel = {
+      send: (text) => socket.readyState === socket.OPEN && socket.send(text),
+      close: (code, reason) => socket.close(code, reason),
+    };
+    let session;
+    try {
+      session = manager.connect(sid, channel);
+    } catch (error) {
+      const reason = error instanceof StasisError ? error.code : 'unavailable';
+      if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
+      socket.close(CLOSE_CODES.resumeFirst, `stasis:${reason}`);
+      return;
+    }
+    const live = session;
+    socket.on('message', (data, isBinary) => {
+      alive.add(socket);
+      let message: unknown;
+      try {
+        if (isBinary) throw new Error('binary');
+        message = JSON.parse(data.toString());
+      } catch {
+        channel.send(JSON.stringify({ type: 'stasis:error', code: 'malformed', message: 'Messages must be JSON text.' }));
+        return;
+      }
+      void manager.deliver(live, message);
+    });
+    socket.on('close', () => manager.disconnect(live, channel));
+    socket.on('error', () => socket.terminate());
+  });
+
+  const path = `${config.basePath}${ROUTES.live}`;
+  return {
+    /** Handles an HTTP upgrade for the live path; false for any other path. */
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+      if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      return true;
+    },
+    close(): void {
+      clearInterval(heartbeat);
+      for (const socket of wss.clients) socket.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * Entry of dist/stasis.js, the one script tag:
+ *   <script src="/stasis.js" data-endpoint="/stasis" data-sw="/stasis-sw.js"></script>
+ * Attributes: data-endpoint, data-sw ("off" to keep blobs in the page), data-banner ("off"),
+ * data-auto ("off": call Stasis.start() yourself). The global `Stasis` is the client.
+ */
+import { createStasis } from './index.js';
+
+const script = document.currentScript as HTMLScriptElement | null;
+const data = script?.dataset ?? {};
+const off = (value: string | undefined) => value === 'off' || value === 'false';
+
+const Stasis = createStasis({
+  ...(data.endpoint ? { endpoint: data.endpoint } : {}),
+  serviceWorker: off(data.sw) ? false : (data.sw ?? '/stasis-sw.js'),
+  banner: !off(data.banner),
+  autoStart: !off(data.auto),
+});
+
+export default Stasis;

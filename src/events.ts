@@ -1,0 +1,54 @@
+import type { Outcome } from './protocol/index.js';
+
+/** Where the client is. `waiting`: a resume could not reach the server; the blob is kept and retried. */
+export type StasisState = 'starting' | 'live' | 'hibernating' | 'hibernated' | 'resuming' | 'waiting';
+
+export type CustodyKind = 'service-worker' | 'page' | 'none';
+
+export interface StasisStatus {
+  state: StasisState;
+  sid: string;
+  /** Generation of the live session, when known. */
+  gen: number | undefined;
+  custody: CustodyKind;
+  online: boolean;
+  /** The last hibernate/resume outcome, `none` when there was nothing to resume. */
+  lastOutcome: Outcome | 'none' | undefined;
+  lastMessage: string | undefined;
+}
+
+export type StasisEventType =
+  | 'hibernating'
+  | 'hibernated'
+  | 'resuming'
+  | 'resumed'
+  | 'reset'
+  | 'failed'
+  | 'ready'
+  | 'statuschange';
+
+export interface StasisEventDetail {
+  sid: string;
+  gen?: number;
+  /** hibernate or resume: which operation this is about. */
+  phase?: 'hibernate' | 'resume';
+  /** `ready`: why the session is usable now. */
+  reason?: 'new' | 'resumed' | 'reset' | 'failed' | 'live';
+  message?: string;
+  bytes?: number;
+  status: StasisStatus;
+}
+
+/**
+ * Every Stasis event has a stable `code`: the protocol outcome (`ok`, `replayed`, `tampered`, ...),
+ * `none` when nothing was stored, or `pending` while an operation runs.
+ */
+export class StasisEvent extends Event {
+  constructor(
+    type: StasisEventType,
+    readonly code: Outcome | 'none' | 'pending',
+    readonly detail: StasisEventDetail,
+  ) {
+    super(type);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The Stasis wire protocol: the one module the page SDK, the service worker and the server all import.
+ * docs/protocol.md describes the same things in prose; change both together.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Mount point of the server endpoints, relative to the page origin. */
+export const DEFAULT_ENDPOINT = '/stasis';
+
+/** Paths below the endpoint. */
+export const ROUTES = {
+  hibernate: '/hibernate',
+  resume: '/resume',
+  health: '/health',
+  live: '/live',
+} as const;
+
+/**
+ * Every answer of the hibernate and resume endpoints carries one of these codes.
+ * `ok` is success; every other code is a reason.
+ */
+export const OUTCOMES = [
+  'ok',
+  'schema-reset',
+  'expired',
+  'tampered',
+  'unknown-key',
+  'replayed',
+  'wrong-binding',
+  'too-large',
+  'malformed',
+  'unavailable',
+  'no-session',
+  'unserializable',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export type FailureCode = Exclude<Outcome, 'ok'>;
+
+export function isOutcome(value: unknown): value is Outcome {
+  return typeof value === 'string' && (OUTCOMES as readonly string[]).includes(value);
+}
+
+/**
+ * A final outcome ends a blob's life: the client deletes it. Only `unavailable` (server or store down,
+ * network gone) keeps the blob for a retry.
+ */
+export function isFinal(outcome: Outcome): boolean {
+  return outcome !== 'unavailable';
+}
+
+/** HTTP status the server uses for each outcome; clients read the JSON `outcome`, not the status. */
+export const HTTP_STATUS: Record<Outcome, number> = {
+  ok: 200,
+  'schema-reset': 409,
+  expired: 410,
+  tampered: 400,
+  'unknown-key': 400,
+  replayed: 409,
+  'wrong-binding': 403,
+  'too-large': 413,
+  malformed: 400,
+  unavailable: 503,
+  'no-session': 404,
+  unserializable: 500,
+};
+
+/** Session ids: at least 128 random bits, base64url. */
+export const SID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
+export function isSid(value: unknown): value is string {
+  return typeof value === 'string' && SID_PATTERN.test(value);
+}
+
+// ---- HTTP messages ----
+
+export interface HibernateRequest {
+  sid: string;
+}
+
+export interface HibernateOk {
+  outcome: 'ok';
+  sid: string;
+  gen: number;
+  /** Expiry, seconds since the epoch (same as the blob header). */
+  exp: number;
+  /** The sealed session: a JWE compact string, opaque to the client. */
+  blob: string;
+}
+
+export interface Failure {
+  outcome: FailureCode;
+  /** Human-readable; never contains secrets or stack traces. */
+  message: string;
+}
+
+export type HibernateResponse = HibernateOk | Failure;
+
+export interface ResumeRequest {
+  sid: string;
+  blob: string;
+}
+
+export interface ResumeOk {
+  outcome: 'ok';
+  sid: string;
+  /** The generation of the restored session (the blob's gen + 1): a fencing token. */
+  gen: number;
+}
+
+export type ResumeResponse = ResumeOk | Failure;
+
+export interface HealthResponse {
+  ok: true;
+  version: number;
+  /** Sessions held in memory right now. */
+  live: number;
+  /** Blobs handed out and neither resumed nor expired (as far as this process knows). */
+  hibernated: number;
+  uptimeSeconds: number;
+  /** Present when the request named `?sid=`. */
+  session?: SessionReport;
+}
+
+export interface SessionReport {
+  sid: string;
+  state: 'live' | 'hibernated' | 'unknown';
+  gen?: number;
+  /** Live channels attached to the session. */
+  channels?: number;
+}
+
+// ---- Blob format ----
+
+/** Protected header of a Stasis blob. `sid`, `gen`, `exp` are readable copies for housekeeping. */
+export interface BlobHeader {
+  alg: 'dir';
+  enc: 'A256GCM';
+  kid: string;
+  typ: typeof BLOB_TYPE;
+  sid: string;
+  gen: number;
+  exp: number;
+}
+export const BLOB_TYPE = 'stasis+jwe';
+
+/** Reads the readable copies of a blob's header without any key; undefined when it is not a blob. */
+export function readBlobHeader(blob: string): Pick<BlobHeader, 'sid' | 'gen' | 'exp' | 'kid'> | undefined {
+  const dot = blob.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    const b64 = blob.slice(0, dot).replace(/-/g, '+').replace(/_/g, '/');
+    const json = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))) as Record<string, unknown>;
+    const { sid, gen, exp, kid } = json;
+    if (typeof sid !== 'string' || typeof gen !== 'number' || typeof exp !== 'number' || typeof kid !== 'string') {
+      return undefined;
+    }
+    return { sid, gen, exp, kid };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- Live channel ----
+
+/** WebSocket close codes the server uses on the live channel. */
+export const CLOSE_CODES = {
+  /** The session was hibernated; resume before reconnecting. */
+  hibernated: 4001,
+  /** A newer connection or a resume replaced this one. */
+  superseded: 4002,
+  /** The session is hibernated: the client must resume it before it may connect. */
+  resumeFirst: 4003,
+  /** The query had no valid sid. */
+  badSession: 4004,
+} as const;
+
+// ---- Service worker ↔ page ----
+
+/** The message a page posts to the service worker to open one RPC port (one call per port). */
+export interface ConnectMessage {
+  type: typeof CONNECT_MESSAGE;
+}
+export const CONNECT_MESSAGE = 'stasis:connect';
+
+export function isConnectMessage(data: unknown): data is ConnectMessage {
+  return typeof data === 'object' && data !== null && (data as { type?: unknown }).type === CONNECT_MESSAGE;
+}

@@ -1,0 +1,45 @@
+/**
+ * The tab's session id lives in sessionStorage: it survives a reload and a discarded tab, and a new tab
+ * gets a new one. Falls back to memory where storage is blocked.
+ */
+export class SessionIdStore {
+  #memory: string | undefined;
+
+  constructor(private readonly storageKey: string) {}
+
+  current(): string {
+    const stored = this.#read();
+    if (stored) return stored;
+    return this.renew();
+  }
+
+  /** A fresh id (after a failed resume, so two tabs never share one). */
+  renew(): string {
+    const sid = newSessionId();
+    this.#memory = sid;
+    try {
+      sessionStorage.setItem(this.storageKey, sid);
+    } catch {
+      // private mode or blocked storage: memory only
+    }
+    return sid;
+  }
+
+  #read(): string | undefined {
+    try {
+      const value = sessionStorage.getItem(this.storageKey);
+      if (value && /^[A-Za-z0-9_-]{22,64}$/.test(value)) return value;
+    } catch {
+      // fall through to memory
+    }
+    return this.#memory;
+  }
+}
+
+/** 128 random bits, base64url (22 characters). */
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
