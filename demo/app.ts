@@ -57,9 +57,10 @@ const app: StasisApp = (session) => {
   const apply = (message: ClientMessage): void => {
     problem = undefined;
     switch (message.type) {
-      case 'qty': {
+      case 'add': {
         if (!PRODUCTS.some((p) => p.id === message.id)) return;
-        const qty = Math.max(0, Math.min(99, Math.trunc(Number(message.qty)) || 0));
+        const delta = Math.trunc(Number(message.delta)) || 0;
+        const qty = Math.max(0, Math.min(99, (cart.get().get(message.id) ?? 0) + delta));
         const next = new Map(cart.get());
         if (qty === 0) next.delete(message.id);
         else next.set(message.id, qty);
@@ -69,7 +70,7 @@ const app: StasisApp = (session) => {
       case 'field': {
         if (!DETAIL_FIELDS.includes(message.name as DetailField) || typeof message.value !== 'string') return;
         details.set({ ...details.get(), [message.name]: message.value.slice(0, MAX_FIELD_LENGTH) });
-        return; // no re-render per keystroke: the page already shows what was typed
+        break; // the view echoes it back (the page never overwrites the field being typed in)
       }
       case 'step': {
         const target = message.step;

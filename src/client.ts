@@ -39,6 +39,7 @@ export class StasisClient extends EventTarget {
   #lastMessage: string | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryCount = 0;
+  #resuming = false;
   #stopWatching: (() => void) | undefined;
   #firstReady: Promise<StasisStatus>;
   #resolveFirstReady!: (status: StasisStatus) => void;
@@ -83,7 +84,9 @@ export class StasisClient extends EventTarget {
   start(): Promise<StasisStatus> {
     if (!this.#stopWatching) {
       this.#stopWatching = watchLifecycle((context) => this.#onSignal(context));
-      this.#onSignal({ signal: 'load', persisted: false, visible: document.visibilityState === 'visible' });
+      const visible = document.visibilityState === 'visible';
+      this.#onSignal({ signal: 'load', persisted: false, visible });
+      if (!visible) this.#intent = 'away'; // loaded in the background: resume when first shown
     }
     return this.#firstReady;
   }
@@ -123,11 +126,15 @@ export class StasisClient extends EventTarget {
       clearTimeout(this.#retryTimer);
       void this.#hibernate();
     } else if (action === 'resume') {
-      const pending = this.#state === 'starting' || this.#state === 'hibernated' || this.#state === 'waiting' || this.#state === 'hibernating';
-      if (this.#intent === 'here' && !pending) return;
+      // load + pageshow + visible can arrive together: one resume at a time is enough.
+      if (this.#intent === 'here' && (this.#resuming || !this.#mayNeedResume())) return;
       this.#intent = 'here';
       void this.#resume();
     }
+  }
+
+  #mayNeedResume(): boolean {
+    return this.#state === 'starting' || this.#state === 'hibernated' || this.#state === 'waiting' || this.#state === 'hibernating';
   }
 
   async #hibernate(): Promise<void> {
@@ -157,6 +164,15 @@ export class StasisClient extends EventTarget {
   }
 
   async #resume(): Promise<void> {
+    this.#resuming = true;
+    try {
+      await this.#resumeOnce();
+    } finally {
+      this.#resuming = false;
+    }
+  }
+
+  async #resumeOnce(): Promise<void> {
     clearTimeout(this.#retryTimer);
     const sid = this.#sid;
     const api = await this.#api();

@@ -15,7 +15,6 @@ const money = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 let socket: WebSocket | undefined;
 let socketSid: string | undefined;
 let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-let current: View | undefined;
 
 function connect(): void {
   clearTimeout(reconnectTimer);
@@ -60,7 +59,6 @@ function setConnection(state: string): void {
 }
 
 function render(view: View): void {
-  current = view;
   document.body.dataset.step = String(view.step);
   $('#app').removeAttribute('aria-busy');
   document.querySelectorAll<HTMLElement>('[data-step-panel]').forEach((panel) => {
@@ -122,9 +120,8 @@ function escapeHtml(text: string): string {
 function wire(): void {
   document.querySelectorAll<HTMLButtonElement>('[data-add]').forEach((button) =>
     button.addEventListener('click', () => {
-      const id = button.dataset.add as (typeof PRODUCTS)[number]['id'];
-      const qty = (current?.cart.find((l) => l.id === id)?.qty ?? 0) + Number(button.dataset.delta);
-      send({ type: 'qty', id, qty });
+      // Deltas, not absolute quantities: two quick clicks must add two, whatever the last view said.
+      send({ type: 'add', id: button.dataset.add as (typeof PRODUCTS)[number]['id'], delta: Number(button.dataset.delta) });
     }),
   );
   for (const field of DETAIL_FIELDS) {

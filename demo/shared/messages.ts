@@ -15,7 +15,7 @@ export type Details = Record<DetailField, string>;
 export type Step = 1 | 2 | 3 | 4;
 
 export type ClientMessage =
-  | { type: 'qty'; id: ProductId; qty: number }
+  | { type: 'add'; id: ProductId; delta: number }
   | { type: 'field'; name: DetailField; value: string }
   | { type: 'step'; step: Step }
   | { type: 'place' }

@@ -1,0 +1,221 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-features=Translate,MediaRouter,OptimizationHints',
+];
+
+type Pending = { resolve: (value: any) => void; reject: (error: Error) => void; method: string };
+
+/**
+ * Chromium started directly and driven over raw CDP. Pages driven by Playwright always report
+ * `visible`; here `Target.createTarget` really hides the current tab and `Target.activateTarget`
+ * really shows it again, with genuine visibilitychange events (see ENVIRONMENT.md).
+ */
+export class CdpBrowser {
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #listeners = new Set<(method: string, params: any, sessionId?: string) => void>();
+
+  private constructor(
+    private readonly process: ChildProcess,
+    private readonly socket: WebSocket,
+    private readonly profileDir: string,
+  ) {
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      if (message.id !== undefined) {
+        const pending = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        if (message.error) pending?.reject(new Error(`${pending.method}: ${message.error.message}`));
+        else pending?.resolve(message.result);
+      } else {
+        for (const listener of this.#listeners) listener(message.method, message.params, message.sessionId);
+      }
+    });
+  }
+
+  static async launch(): Promise<CdpBrowser> {
+    const profileDir = await mkdtemp(join(tmpdir(), 'stasis-e2e-'));
+    const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, '--remote-debugging-port=0', `--user-data-dir=${profileDir}`, 'about:blank'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Chromium did not start:\n${stderr}`)), 20_000);
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk;
+        const match = /DevTools listening on (ws:\/\/\S+)/.exec(stderr);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`Chromium exited with ${code}:\n${stderr}`)));
+    });
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    await once(socket, 'open');
+    return new CdpBrowser(child, socket, profileDir);
+  }
+
+  send<T = any>(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, method });
+      this.socket.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
+    });
+  }
+
+  on(listener: (method: string, params: any, sessionId?: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Opens a new foreground tab at `url` (which hides the tab that was in front). */
+  async newTab(url: string): Promise<Tab> {
+    const { targetId } = await this.send<{ targetId: string }>('Target.createTarget', { url: 'about:blank' });
+    const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId, flatten: true });
+    const tab = new Tab(this, targetId, sessionId);
+    await tab.send('Page.enable');
+    await tab.send('Runtime.enable');
+    if (url !== 'about:blank') await tab.goto(url);
+    return tab;
+  }
+
+  /** Sets offline emulation on every page and service worker target (page and worker fetches both fail). */
+  async setOffline(offline: boolean): Promise<void> {
+    const { targetInfos } = await this.send<{ targetInfos: Array<{ targetId: string; type: string }> }>('Target.getTargets');
+    for (const target of targetInfos.filter((t) => t.type === 'page' || t.type === 'service_worker')) {
+      const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true });
+      await this.send('Network.enable', {}, sessionId);
+      await this.send(
+        'Network.emulateNetworkConditions',
+        { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 },
+        sessionId,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await Promise.race([this.send('Browser.close'), new Promise((r) => setTimeout(r, 2000))]);
+    } catch {
+      // already gone
+    }
+    this.socket.close();
+    if (this.process.exitCode === null) {
+      this.process.kill('SIGKILL');
+      await once(this.process, 'exit').catch(() => undefined);
+    }
+    await rm(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
+}
+
+export class Tab {
+  constructor(
+    readonly browser: CdpBrowser,
+    readonly targetId: string,
+    readonly sessionId: string,
+  ) {}
+
+  send<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return this.browser.send<T>(method, params, this.sessionId);
+  }
+
+  async goto(url: string): Promise<void> {
+    const loaded = this.#waitForEvent('Page.loadEventFired');
+    await this.send('Page.navigate', { url });
+    await loaded;
+  }
+
+  async reload(): Promise<void> {
+    const loaded = this.#waitForEvent('Page.loadEventFired');
+    await this.send('Page.reload', {});
+    await loaded;
+  }
+
+  /** Runs a function in the page and returns its (JSON) result; promises are awaited. */
+  async evaluate<T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A): Promise<T> {
+    const result = await this.send('Runtime.evaluate', {
+      expression: `(${fn.toString()})(...${JSON.stringify(args)})`,
+      awaitPromise: true,
+      returnByValue: true,
+    });
+    if (result.exceptionDetails) {
+      throw new Error(`evaluate failed: ${result.exceptionDetails.exception?.description ?? result.exceptionDetails.text}`);
+    }
+    return result.result.value as T;
+  }
+
+  /** Polls a predicate in the page until it returns a truthy value. */
+  async waitFor<T, A extends unknown[]>(fn: (...args: A) => T, args: A, timeoutMs = 10_000, what = fn.toString()): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+      last = await this.evaluate(fn, ...args);
+      if (last) return last;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+  }
+
+  async click(selector: string): Promise<void> {
+    await this.evaluate((s) => {
+      const el = document.querySelector<HTMLElement>(s);
+      if (!el) throw new Error(`no element ${s}`);
+      el.click();
+    }, selector);
+  }
+
+  /** Focuses a field and types into it with real input events. */
+  async type(selector: string, text: string): Promise<void> {
+    await this.evaluate((s) => document.querySelector<HTMLElement>(s)!.focus(), selector);
+    await this.send('Input.insertText', { text });
+  }
+
+  /** Really hides this tab by opening another one in front of it; returns the tab in front. */
+  async hide(): Promise<Tab> {
+    const front = await this.browser.newTab('about:blank');
+    await this.waitFor(() => document.visibilityState === 'hidden', [], 5000, 'tab hidden');
+    return front;
+  }
+
+  /** Brings this tab to the front again (a real visibilitychange to visible). */
+  async show(): Promise<void> {
+    await this.browser.send('Target.activateTarget', { targetId: this.targetId });
+    await this.waitFor(() => document.visibilityState === 'visible', [], 5000, 'tab visible');
+  }
+
+  async close(): Promise<void> {
+    await this.browser.send('Target.closeTarget', { targetId: this.targetId });
+  }
+
+  #waitForEvent(method: string, timeoutMs = 15_000): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out waiting for ${method}`));
+      }, timeoutMs);
+      const off = this.browser.on((m, params, sessionId) => {
+        if (m === method && sessionId === this.sessionId) {
+          clearTimeout(timer);
+          off();
+          resolve(params);
+        }
+      });
+    });
+  }
+}

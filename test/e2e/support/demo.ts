@@ -1,0 +1,114 @@
+import { expect } from '@playwright/test';
+import type { Tab } from './cdp-browser.js';
+
+/** What the demo shows: everything here comes from the server's view of the session. */
+export interface DemoState {
+  step: string;
+  cart: Record<string, string>;
+  details: Record<string, string>;
+  review: Record<string, string>;
+  total: string;
+}
+
+export const TYPED = {
+  name: 'Ada Lovelace',
+  email: 'ada@example.org',
+  address: '12 Analytical Row',
+  city: 'London',
+  note: 'Leave it with the neighbour — thanks!',
+};
+
+export async function waitForLive(tab: Tab, gen?: number): Promise<void> {
+  await tab.waitFor(
+    (g) =>
+      (window as any).Stasis?.status.state === 'live' &&
+      document.querySelector('#connection')?.textContent === 'connected' &&
+      (g === null || document.querySelector('#session-gen')?.textContent === String(g)),
+    [gen ?? null],
+    15_000,
+    `demo live${gen ? ` with gen ${gen}` : ''}`,
+  );
+}
+
+export async function waitForState(tab: Tab, state: string, timeoutMs = 10_000): Promise<void> {
+  await tab.waitFor((s) => (window as any).Stasis.status.state === s, [state], timeoutMs, `Stasis state ${state}`);
+}
+
+/** Fills the cart, goes to the details step and types every field; waits until the server has it all. */
+export async function fillCheckout(tab: Tab): Promise<void> {
+  await tab.click('[data-add="notebook"][data-delta="1"]');
+  await tab.click('[data-add="pen"][data-delta="1"]');
+  await tab.click('[data-add="pen"][data-delta="1"]');
+  await tab.waitFor(() => document.querySelector('#cart-count')?.textContent === '3', [], 5000, 'cart of 3');
+  await tab.click('[data-goto="2"]');
+  await tab.waitFor(() => document.body.dataset.step === '2', [], 5000, 'details step');
+  for (const [field, text] of Object.entries(TYPED)) await tab.type(`[name="${field}"]`, text);
+  // The review panel is rendered from the server's view: once it shows the note, the server has every field.
+  await tab.waitFor((note) => document.querySelector('[data-review="note"]')?.textContent === note, [TYPED.note], 5000, 'server echo');
+}
+
+export function readDemo(tab: Tab): Promise<DemoState> {
+  return tab.evaluate(() => {
+    const text = (s: string) => document.querySelector(s)?.textContent ?? '';
+    const cart: Record<string, string> = {};
+    document.querySelectorAll<HTMLElement>('[data-qty]').forEach((el) => (cart[el.dataset.qty!] = el.textContent ?? ''));
+    const details: Record<string, string> = {};
+    document.querySelectorAll<HTMLInputElement>('#details-form [name]').forEach((el) => (details[el.name] = el.value));
+    const review: Record<string, string> = {};
+    document.querySelectorAll<HTMLElement>('[data-review]').forEach((el) => (review[el.dataset.review!] = el.textContent ?? ''));
+    return { step: document.body.dataset.step ?? '', cart, details, review, total: text('[data-total]') };
+  });
+}
+
+export function sidOf(tab: Tab): Promise<string> {
+  return tab.evaluate(() => (window as any).Stasis.sid as string);
+}
+
+/** Reads the vault record for `sid` straight from IndexedDB (without creating the database). */
+export function readVault(tab: Tab, sid: string): Promise<{ sid: string; blob: string; gen: number; exp: number } | null> {
+  return tab.evaluate(async (s) => {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    if (!names.includes('stasis-vault')) return null;
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open('stasis-vault');
+      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        const db = request.result;
+        const get = db.transaction('blobs').objectStore('blobs').get(s);
+        get.onsuccess = () => {
+          db.close();
+          resolve(get.result ?? null);
+        };
+        get.onerror = () => reject(get.error);
+      };
+    });
+  }, sid);
+}
+
+/** Replaces the vault record for `sid` (to tamper with it or plant a copy). */
+export function writeVault(tab: Tab, record: { sid: string; blob: string; gen: number; exp: number }): Promise<void> {
+  return tab.evaluate(
+    (r) =>
+      new Promise<void>((resolve, reject) => {
+        const request = indexedDB.open('stasis-vault');
+        request.onsuccess = () => {
+          const db = request.result;
+          const tx = db.transaction('blobs', 'readwrite');
+          tx.objectStore('blobs').put({ ...r, storedAt: Date.now(), endpoint: `${location.origin}/stasis` });
+          tx.oncomplete = () => {
+            db.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+        request.onerror = () => reject(request.error);
+      }),
+    record,
+  );
+}
+
+export function expectSameState(after: DemoState, before: DemoState): void {
+  expect(after).toEqual(before);
+  expect(after.cart).toMatchObject({ notebook: '1', pen: '2' });
+  expect(after.details).toEqual(TYPED);
+}

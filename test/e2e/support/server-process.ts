@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import type { HealthResponse } from '../../../src/protocol/index.js';
+import { generateKeySpec } from '../../../server-stub/envelope/key-ring.js';
+
+const CLI = resolve(import.meta.dirname, '../../../dist/server/cli.js');
+
+/** The real reference server (the built CLI running the demo) as a child process on loopback. */
+export class ServerProcess {
+  #child: ChildProcess | undefined;
+  #output = '';
+  port = 0;
+
+  private constructor(
+    readonly keys: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(env: Record<string, string> = {}): Promise<ServerProcess> {
+    const server = new ServerProcess(env.STASIS_KEYS ?? generateKeySpec('e2e'), env);
+    await server.#spawn(0);
+    return server;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Stops the process and starts a new one on the same port with the same key ring. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn(this.port);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+
+  async health(sid?: string): Promise<HealthResponse> {
+    const response = await fetch(`${this.url}/stasis/health${sid ? `?sid=${sid}` : ''}`);
+    return (await response.json()) as HealthResponse;
+  }
+
+  async #spawn(port: number): Promise<void> {
+    const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port)], {
+      env: { ...process.env, ...this.env, STASIS_KEYS: this.keys },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    const listening = new Promise<number>((resolvePort, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.#output}`)), 10_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        this.#output += chunk;
+        const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.#output);
+        if (match) {
+          clearTimeout(timer);
+          resolvePort(Number(match[1]));
+        }
+      });
+      child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code}:\n${this.#output}`));
+      });
+    });
+    this.port = await listening;
+  }
+}
