@@ -15,6 +15,8 @@ const money = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 let socket: WebSocket | undefined;
 let socketSid: string | undefined;
 let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+/** The first view on a new socket replaces every field, even the focused one (it may be a new session). */
+let firstView = true;
 
 function connect(): void {
   clearTimeout(reconnectTimer);
@@ -27,6 +29,7 @@ function connect(): void {
   const ws = new WebSocket(url);
   socket = ws;
   socketSid = sid;
+  firstView = true;
   setConnection('connecting');
   ws.onopen = () => setConnection('connected');
   ws.onmessage = (event) => {
@@ -83,10 +86,11 @@ function render(view: View): void {
   for (const field of DETAIL_FIELDS) {
     const input = $<HTMLInputElement>(`[name="${field}"]`);
     // Never overwrite what the user is typing; the server already has it.
-    if (document.activeElement !== input && input.value !== view.details[field]) input.value = view.details[field];
+    if ((firstView || document.activeElement !== input) && input.value !== view.details[field]) input.value = view.details[field];
     const review = document.querySelector(`[data-review="${field}"]`);
     if (review) review.textContent = view.details[field] || '—';
   }
+  firstView = false;
   $('#problem').textContent = view.problem ?? '';
   $('#order-number').textContent = view.orderNumber ?? '';
   $('#session-gen').textContent = String(view.gen);

@@ -28,6 +28,7 @@ type Pending = { resolve: (value: any) => void; reject: (error: Error) => void; 
 export class CdpBrowser {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  readonly #networkSessions = new Map<string, string>();
   readonly #listeners = new Set<(method: string, params: any, sessionId?: string) => void>();
 
   private constructor(
@@ -99,8 +100,13 @@ export class CdpBrowser {
   async setOffline(offline: boolean): Promise<void> {
     const { targetInfos } = await this.send<{ targetInfos: Array<{ targetId: string; type: string }> }>('Target.getTargets');
     for (const target of targetInfos.filter((t) => t.type === 'page' || t.type === 'service_worker')) {
-      const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true });
-      await this.send('Network.enable', {}, sessionId);
+      // Emulation belongs to the CDP session that set it: reuse one session per target.
+      let sessionId = this.#networkSessions.get(target.targetId);
+      if (!sessionId) {
+        ({ sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true }));
+        this.#networkSessions.set(target.targetId, sessionId);
+        await this.send('Network.enable', {}, sessionId);
+      }
       await this.send(
         'Network.emulateNetworkConditions',
         { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 },

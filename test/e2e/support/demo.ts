@@ -19,15 +19,24 @@ export const TYPED = {
 };
 
 export async function waitForLive(tab: Tab, gen?: number): Promise<void> {
-  await tab.waitFor(
+  await tab
+    .waitFor(
     (g) =>
       (window as any).Stasis?.status.state === 'live' &&
       document.querySelector('#connection')?.textContent === 'connected' &&
       (g === null || document.querySelector('#session-gen')?.textContent === String(g)),
     [gen ?? null],
-    15_000,
-    `demo live${gen ? ` with gen ${gen}` : ''}`,
-  );
+      15_000,
+      `demo live${gen ? ` with gen ${gen}` : ''}`,
+    )
+    .catch(async (error: Error) => {
+      const seen = await tab.evaluate(() => ({
+        status: (window as any).Stasis?.status,
+        connection: document.querySelector('#connection')?.textContent,
+        gen: document.querySelector('#session-gen')?.textContent,
+      }));
+      throw new Error(`${error.message}; page shows ${JSON.stringify(seen)}`);
+    });
 }
 
 export async function waitForState(tab: Tab, state: string, timeoutMs = 10_000): Promise<void> {
@@ -90,7 +99,9 @@ export function writeVault(tab: Tab, record: { sid: string; blob: string; gen: n
   return tab.evaluate(
     (r) =>
       new Promise<void>((resolve, reject) => {
-        const request = indexedDB.open('stasis-vault');
+        const request = indexedDB.open('stasis-vault', 1);
+        // A browser that never ran Stasis has no vault yet: create it as worker/vault.ts does.
+        request.onupgradeneeded = () => request.result.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
         request.onsuccess = () => {
           const db = request.result;
           const tx = db.transaction('blobs', 'readwrite');
