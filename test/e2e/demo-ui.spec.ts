@@ -1,0 +1,85 @@
+/**
+ * The demo as a user sees it, through Playwright's page API (pages stay "visible" under Playwright, so
+ * these tests drive the cycle with Stasis.debug; real hide/show is covered by the CDP suites).
+ */
+import { test as base, expect, type Page } from '@playwright/test';
+import { ServerProcess } from './support/server-process.js';
+
+const test = base.extend<{ server: ServerProcess }>({
+  server: async ({}, use) => {
+    const server = await ServerProcess.start();
+    await use(server);
+    await server.stop();
+  },
+});
+
+async function live(page: Page, gen: number) {
+  await expect(page.locator('#connection')).toHaveText('connected');
+  await expect(page.locator('#session-gen')).toHaveText(String(gen));
+}
+
+test('the demo renders the checkout with the banner hidden, and a console cycle restores typed text', async ({ page, server }, testInfo) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  await page.goto(server.url);
+  await live(page, 1);
+  await expect(page.locator('.stasis-banner')).toBeHidden();
+  await expect(page.locator('#session-custody')).toHaveText('service-worker');
+
+  await page.getByRole('button', { name: 'Add one notebook' }).click();
+  await page.getByRole('button', { name: 'Add one washi tape' }).click();
+  await expect(page.locator('#cart-count')).toHaveText('2');
+  await page.getByRole('button', { name: 'Continue to details' }).click();
+  await page.getByLabel('Full name').fill('Grace Hopper');
+  await expect(page.locator('[data-review="name"]')).toHaveText('Grace Hopper');
+
+  await page.evaluate(() => (window as any).Stasis.debug.hibernate());
+  await expect(page.locator('#connection')).toHaveText('hibernated');
+  expect((await server.health()).live).toBe(0);
+  await page.evaluate(() => (window as any).Stasis.debug.resume());
+  await live(page, 2);
+  await expect(page.getByLabel('Full name')).toHaveValue('Grace Hopper');
+  await expect(page.locator('#cart-count')).toHaveText('2');
+
+  // The restored note is announced politely and then goes away.
+  const banner = page.locator('.stasis-banner[role=status]');
+  await expect(banner).toHaveText('Session restored.');
+  await expect(banner).toHaveAttribute('aria-live', 'polite');
+  await page.screenshot({ path: testInfo.outputPath('demo-restored.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('with service workers blocked, the page keeps the blob itself and says so', async ({ browser, server }) => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await live(page, 1);
+  await expect(page.locator('#session-custody')).toHaveText('page');
+  await page.getByRole('button', { name: 'Add one date stamp' }).click();
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await page.evaluate(() => (window as any).Stasis.debug.hibernate());
+  expect((await server.health()).hibernated).toBe(1);
+  await page.reload();
+  await live(page, 2);
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await context.close();
+});
+
+test('the retry button in the banner is reachable by keyboard while the server is down', async ({ page, server }) => {
+  await page.goto(server.url);
+  await live(page, 1);
+  await page.getByRole('button', { name: 'Add one fineliner set' }).click();
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await page.evaluate(() => (window as any).Stasis.debug.hibernate());
+  await server.stop();
+  void page.evaluate(() => (window as any).Stasis.debug.resume());
+  const banner = page.locator('.stasis-banner[role=status]');
+  await expect(banner).toContainText('Cannot reach the server');
+  await server.restart();
+  const retry = banner.getByRole('button', { name: 'Retry now' });
+  await retry.focus();
+  await page.keyboard.press('Enter');
+  await live(page, 2);
+  await expect(page.locator('#cart-count')).toHaveText('1');
+});
