@@ -169,7 +169,7 @@ export const CLOSE_CODES = {
   hibernated: 4001,
   /** A newer connection or a resume replaced this one. */
   superseded: 4002,
-  /** The session is hibernated: the client must resume it before it may connect. */
+  /** The session is being hibernated right now; wait for the SDK's `ready` before reconnecting. */
   resumeFirst: 4003,
   /** The query had no valid sid. */
   badSession: 4004,
