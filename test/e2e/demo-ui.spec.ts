@@ -14,8 +14,16 @@ const test = base.extend<{ server: ServerProcess }>({
 });
 
 async function live(page: Page, gen: number) {
-  await expect(page.locator('#connection')).toHaveText('connected');
-  await expect(page.locator('#session-gen')).toHaveText(String(gen));
+  try {
+    await expect(page.locator('#connection')).toHaveText('connected');
+    await expect(page.locator('#session-gen')).toHaveText(String(gen));
+  } catch (error) {
+    const seen = await page.evaluate(() => ({
+      status: (window as any).Stasis.status,
+      events: [...document.querySelectorAll('#event-log li')].map((li) => li.textContent),
+    }));
+    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`);
+  }
 }
 
 test('the demo renders the checkout with the banner hidden, and a console cycle restores typed text', async ({ page, server }, testInfo) => {
