@@ -145,9 +145,10 @@ export class StasisClient extends EventTarget {
     this.#emit('hibernating', 'pending', { phase: 'hibernate' });
     // When custody is ready this sends synchronously: the page may be frozen right after this line.
     const custody = this.#custodyNow();
-    const result: HibernateResult = custody
-      ? await custody.hibernate({ endpoint: this.endpoint, sid })
-      : await (await this.#api()).hibernate({ endpoint: this.endpoint, sid });
+    const request = { endpoint: this.endpoint, sid };
+    const result: HibernateResult = await (custody ? custody.hibernate(request) : this.#api().then((api) => api.hibernate(request))).catch(
+      unexpected,
+    );
     if (sid !== this.#sid) return;
     this.#record(result.outcome, result.message);
     if (result.outcome === 'ok') {
@@ -180,12 +181,12 @@ export class StasisClient extends EventTarget {
       this.#state === 'hibernated' ||
       this.#state === 'waiting' ||
       this.#state === 'hibernating' ||
-      (this.#state === 'starting' && (await api.peek(sid)) !== undefined);
+      (this.#state === 'starting' && (await api.peek(sid).catch(() => undefined)) !== undefined);
     if (stored) {
       this.#setState('resuming');
       this.#emit('resuming', 'pending', { phase: 'resume' });
     }
-    const result: ResumeResult = await api.resume({ endpoint: this.endpoint, sid });
+    const result: ResumeResult = await api.resume({ endpoint: this.endpoint, sid }).catch(unexpected);
     if (sid !== this.#sid || this.#intent !== 'here') return;
     this.#record(result.outcome, result.message);
     if (result.outcome === 'none') {
@@ -253,4 +254,9 @@ export class StasisClient extends EventTarget {
   #emit(type: StasisEventType, code: StasisEvent['code'], detail: Omit<StasisEventDetail, 'sid' | 'status'>): void {
     this.dispatchEvent(new StasisEvent(type, code, { sid: this.#sid, status: this.status, ...detail }));
   }
+}
+
+/** A custody call that threw (a bug or broken storage) counts as `unavailable`: nothing is final, nothing deleted. */
+function unexpected(error: unknown): { outcome: 'unavailable'; message: string } {
+  return { outcome: 'unavailable', message: `Blob custody failed: ${error instanceof Error ? error.message : String(error)}` };
 }

@@ -26,6 +26,8 @@ export class SessionIdStore {
   }
 
   #read(): string | undefined {
+    // After renew() the new id wins, even if storage refused to save it and still holds the old one.
+    if (this.#memory) return this.#memory;
     try {
       const value = sessionStorage.getItem(this.storageKey);
       if (value && /^[A-Za-z0-9_-]{22,64}$/.test(value)) return value;

@@ -13,7 +13,7 @@ import type {
   ResumeResult,
   StoredBlobInfo,
 } from '../src/protocol/custody.js';
-import type { Vault } from './vault.js';
+import type { Vault, VaultRecord } from './vault.js';
 
 export interface CustodianOptions {
   /** Opens the vault; called lazily and again after a failure. */
@@ -32,6 +32,8 @@ export interface CustodianOptions {
 export class Custodian implements CustodyApi {
   readonly #chains = new Map<string, Promise<unknown>>();
   #vault: Promise<Vault> | undefined;
+  /** Blobs the vault refused to store (quota, broken storage): held for this worker's lifetime. */
+  readonly #unstored = new Map<string, VaultRecord>();
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
 
@@ -42,21 +44,35 @@ export class Custodian implements CustodyApi {
 
   hibernate(request: CustodyRequest): Promise<HibernateResult> {
     return this.#serialize(request.sid, async () => {
+      // Open storage first: if it is broken, do not ask the server to give up the session.
+      let vault: Vault;
+      try {
+        vault = await this.#openVault();
+      } catch (error) {
+        return { outcome: 'unavailable', message: `Blob storage is unavailable: ${describe(error)}` };
+      }
       const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, { sid: request.sid }, true);
       if (answer.outcome !== 'ok') return { outcome: answer.outcome, message: answer.message };
       const header = readBlobHeader(answer.blob);
       if (!header || header.sid !== request.sid) {
-        return { outcome: 'malformed', message: 'The server answered with a blob for another session.' };
+        return { outcome: 'malformed', message: 'The server answered without a blob for this session.' };
       }
-      const vault = await this.#openVault();
-      await vault.put({
+      const record: VaultRecord = {
         sid: request.sid,
         blob: answer.blob,
         gen: header.gen,
         exp: header.exp,
         storedAt: this.#now(),
         endpoint: request.endpoint,
-      });
+      };
+      try {
+        await vault.put(record);
+        this.#unstored.delete(request.sid);
+      } catch (error) {
+        // The server has already let the session go: keep the blob in memory rather than drop it.
+        this.#unstored.set(request.sid, record);
+        return { outcome: 'ok', gen: header.gen, exp: header.exp, bytes: answer.blob.length, message: `Kept in memory only: ${describe(error)}` };
+      }
       return { outcome: 'ok', gen: header.gen, exp: header.exp, bytes: answer.blob.length };
     });
   }
@@ -64,10 +80,14 @@ export class Custodian implements CustodyApi {
   resume(request: CustodyRequest): Promise<ResumeResult> {
     return this.#serialize(request.sid, async () => {
       const vault = await this.#openVault();
-      const record = await vault.get(request.sid);
+      const record = this.#unstored.get(request.sid) ?? (await vault.get(request.sid));
       if (!record) return { outcome: 'none' };
-      if (record.exp * 1000 <= this.#now()) {
+      const forget = async () => {
+        this.#unstored.delete(request.sid);
         await vault.delete(request.sid);
+      };
+      if (record.exp * 1000 <= this.#now()) {
+        await forget();
         return { outcome: 'expired', message: 'The stored session expired before it was resumed.' };
       }
       const answer = await this.#post<ResumeResponse>(
@@ -76,14 +96,19 @@ export class Custodian implements CustodyApi {
         { sid: request.sid, blob: record.blob },
         false,
       );
-      if (isFinal(answer.outcome)) await vault.delete(request.sid);
+      if (answer.outcome === 'ok' && (answer.sid !== request.sid || !Number.isSafeInteger(answer.gen))) {
+        return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
+      }
+      if (isFinal(answer.outcome)) await forget();
       return answer.outcome === 'ok' ? { outcome: 'ok', gen: answer.gen } : { outcome: answer.outcome, message: answer.message };
     });
   }
 
-  async peek(sid: string): Promise<StoredBlobInfo | undefined> {
-    const record = await (await this.#openVault()).get(sid);
-    return record && { sid, gen: record.gen, exp: record.exp, storedAt: record.storedAt, bytes: record.blob.length };
+  peek(sid: string): Promise<StoredBlobInfo | undefined> {
+    return this.#serialize(sid, async () => {
+      const record = this.#unstored.get(sid) ?? (await (await this.#openVault()).get(sid));
+      return record && { sid, gen: record.gen, exp: record.exp, storedAt: record.storedAt, bytes: record.blob.length };
+    });
   }
 
   async purgeExpired(): Promise<number> {
@@ -102,11 +127,20 @@ export class Custodian implements CustodyApi {
   }
 
   #openVault(): Promise<Vault> {
-    this.#vault ??= this.options.openVault().catch((error: unknown) => {
-      this.#vault = undefined;
-      throw error;
-    });
-    return this.#vault;
+    const opening = (this.#vault ??= this.options.openVault().then(
+      (vault) => {
+        // A connection closed by the browser (or by a newer version elsewhere) is reopened on next use.
+        vault.onClose(() => {
+          if (this.#vault === opening) this.#vault = undefined;
+        });
+        return vault;
+      },
+      (error: unknown) => {
+        this.#vault = undefined;
+        throw error;
+      },
+    ));
+    return opening;
   }
 
   /**
@@ -140,4 +174,8 @@ export class Custodian implements CustodyApi {
     }
     return { outcome: 'unavailable', message: `The server answered HTTP ${response.status} without a Stasis outcome.` };
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

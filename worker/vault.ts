@@ -21,16 +21,31 @@ const VERSION = 1;
 
 /** Blob storage in IndexedDB, keyed by sid. The same code runs in the service worker and, as a fallback, in the page. */
 export class Vault {
+  readonly #closeListeners = new Set<() => void>();
+  #closed = false;
+
   private constructor(private readonly db: IDBPDatabase<VaultSchema>) {}
 
   static async open(name = VAULT_DB): Promise<Vault> {
+    let vault: Vault | undefined;
     const db = await openDB<VaultSchema>(name, VERSION, {
       upgrade(db) {
         const store = db.createObjectStore('blobs', { keyPath: 'sid' });
         store.createIndex('exp', 'exp');
       },
+      // Another context wants a newer version: step aside instead of blocking it.
+      blocking: () => vault?.close(),
+      // The browser closed the connection (storage cleared, disk error).
+      terminated: () => vault?.markClosed(),
     });
-    return new Vault(db);
+    vault = new Vault(db);
+    return vault;
+  }
+
+  /** Called once when this connection is closed, by us or by the browser; open a new Vault then. */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.add(listener);
   }
 
   /** Writes with durability 'strict': the blob is on disk when this resolves (Chrome's default is 'relaxed'). */
@@ -62,5 +77,14 @@ export class Vault {
 
   close(): void {
     this.db.close();
+    this.markClosed();
+  }
+
+  /** @internal */
+  markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const listener of this.#closeListeners) listener();
+    this.#closeListeners.clear();
   }
 }

@@ -50,7 +50,8 @@ export class SessionManager {
     let session = this.#live.get(sid);
     if (!session || session.sealing) {
       if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
-      session = this.#start(sid, 1, new Map());
+      session = this.#build(sid, 1, new Map());
+      this.#live.set(sid, session);
       this.#hibernated.delete(sid);
     }
     this.#cancelRetention(sid);
@@ -132,7 +133,10 @@ export class SessionManager {
       );
     }
     const restored = decodeStoredValues(sealed.values, this.options.codecs);
+    // Build the session before consuming the blob: if the app's factory throws, the blob stays usable.
+    const session = this.#build(sid, sealed.gen + 1, restored);
     if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
+      session.end('closed', 1000);
       throw new StasisError('replayed', 'This blob was already resumed once.');
     }
     const previous = this.#live.get(sid);
@@ -141,7 +145,7 @@ export class SessionManager {
       previous.end('superseded', CLOSE_CODES.superseded);
     }
     this.#hibernated.delete(sid);
-    const session = this.#start(sid, sealed.gen + 1, restored);
+    this.#live.set(sid, session);
     this.#startRetention(session);
     return { outcome: 'ok', sid, gen: session.gen };
   }
@@ -172,7 +176,8 @@ export class SessionManager {
     this.#live.clear();
   }
 
-  #start(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>): Session {
+  /** Creates a session and runs the app's factory on it; the caller puts it in the live pool. */
+  #build(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>): Session {
     const wasRestored = restored.size > 0 || gen > 1;
     const state = new StateRegistry(this.options.codecs, this.options.defaultCodec, restored);
     const session = new Session(sid, gen, wasRestored, state);
@@ -181,7 +186,6 @@ export class SessionManager {
     for (const key of restored.keys()) {
       this.options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
     }
-    this.#live.set(sid, session);
     return session;
   }
 

@@ -145,17 +145,18 @@ export interface BlobHeader {
 export const BLOB_TYPE = 'stasis+jwe';
 
 /** Reads the readable copies of a blob's header without any key; undefined when it is not a blob. */
-export function readBlobHeader(blob: string): Pick<BlobHeader, 'sid' | 'gen' | 'exp' | 'kid'> | undefined {
-  const dot = blob.indexOf('.');
-  if (dot <= 0) return undefined;
+export function readBlobHeader(blob: unknown): Pick<BlobHeader, 'sid' | 'gen' | 'exp' | 'kid'> | undefined {
+  if (typeof blob !== 'string') return undefined;
+  const parts = blob.split('.');
+  if (parts.length !== 5 || !parts[0]) return undefined;
   try {
-    const b64 = blob.slice(0, dot).replace(/-/g, '+').replace(/_/g, '/');
+    const b64 = parts[0].replace(/-/g, '+').replace(/_/g, '/');
     const json = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))) as Record<string, unknown>;
-    const { sid, gen, exp, kid } = json;
-    if (typeof sid !== 'string' || typeof gen !== 'number' || typeof exp !== 'number' || typeof kid !== 'string') {
+    const { sid, gen, exp, kid, typ } = json;
+    if (typ !== BLOB_TYPE || typeof sid !== 'string' || !Number.isSafeInteger(gen) || typeof exp !== 'number' || typeof kid !== 'string') {
       return undefined;
     }
-    return { sid, gen, exp, kid };
+    return { sid, gen: gen as number, exp, kid };
   } catch {
     return undefined;
   }
