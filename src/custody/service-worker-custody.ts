@@ -7,6 +7,8 @@ import type { CustodyApi, CustodyRequest, HibernateResult, ResumeResult } from '
  * `stasis:connect` message (which wakes a stopped worker and gives the call a `waitUntil`), and a
  * timeout: a worker that stops drops its ports silently and a comlink call would hang forever.
  */
+const inFlight = new Set<unknown>();
+
 export function serviceWorkerCustody(registration: ServiceWorkerRegistration, timeoutMs: number): CustodyApi {
   function call<R>(invoke: (remote: ReturnType<typeof wrap<CustodyApi>>) => Promise<R>, onTimeout: () => R): Promise<R> {
     const worker = registration.active;
@@ -15,11 +17,16 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     const message: ConnectMessage = { type: CONNECT_MESSAGE };
     worker.postMessage(message, [port2]);
     // The call is posted on the port synchronously, before this function returns: the page may freeze next.
-    const pending = invoke(wrap<CustodyApi>(port1));
+    const remote = wrap<CustodyApi>(port1);
+    // Comlink closes the port of a proxy that is garbage-collected, and a call whose proxy was collected
+    // mid-flight never hears its answer (seen here under load): hold every proxy until its call settles.
+    inFlight.add(remote);
+    const pending = invoke(remote);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<R>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), timeoutMs)));
     return Promise.race([pending, timeout]).finally(() => {
       clearTimeout(timer);
+      inFlight.delete(remote);
       port1.close();
     });
   }
