@@ -5,6 +5,8 @@
 export interface Ledger {
   /** True when this call consumed the id; false when it was consumed before. Atomic. */
   consume(jti: string, expiresAtMs: number): Promise<boolean>;
+  /** Undoes a consume whose resume failed on the server's side (the app threw), so the blob stays usable. */
+  release(jti: string): Promise<void>;
 }
 
 export class MemoryLedger implements Ledger {
@@ -18,6 +20,10 @@ export class MemoryLedger implements Ledger {
     if (this.#consumed.has(jti)) return false;
     this.#consumed.set(jti, expiresAtMs);
     return true;
+  }
+
+  async release(jti: string): Promise<void> {
+    this.#consumed.delete(jti);
   }
 
   get size(): number {

@@ -31,9 +31,9 @@ export async function parseKeyRing(spec: string | undefined, source = 'STASIS_KE
   }
   const entries = spec.split(/[\s,]+/).filter(Boolean);
   const keys: RingKey[] = [];
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const colon = entry.indexOf(':');
-    if (colon <= 0) throw new StasisConfigError(`${source}: "${redact(entry)}" is not of the form kid:secret.`);
+    if (colon <= 0) throw new StasisConfigError(`${source}: entry ${index + 1} is not of the form kid:secret.`);
     const kid = entry.slice(0, colon);
     if (!KID_PATTERN.test(kid)) {
       throw new StasisConfigError(`${source}: key id "${kid}" may only use letters, digits, '.', '_' and '-' (1-64).`);
@@ -70,8 +70,4 @@ export function generateKeySpec(kid = `dev-${Date.now().toString(36)}`): string 
 function decodeSecret(text: string): Uint8Array {
   if (!/^[A-Za-z0-9+/_-]+=*$/.test(text)) return new Uint8Array(0);
   return new Uint8Array(Buffer.from(text.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url'));
-}
-
-function redact(entry: string): string {
-  return entry.length > 8 ? `${entry.slice(0, 4)}…` : entry;
 }

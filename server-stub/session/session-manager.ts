@@ -99,6 +99,10 @@ export class SessionManager {
           `The session's blob is ${blob.length} bytes, over the ${this.options.maxBlobBytes}-byte limit; it stays live. Persist less (inputs, not outputs).`,
         );
       }
+      // While this seal was running a resume may have replaced the session: hand nothing out then.
+      if (this.#live.get(sid) !== session || session.signal.aborted) {
+        throw new StasisError('no-session', 'The session was replaced while it was being hibernated.');
+      }
       if (blob.length > this.options.warnBlobBytes) {
         this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
       }
@@ -133,11 +137,16 @@ export class SessionManager {
       );
     }
     const restored = decodeStoredValues(sealed.values, this.options.codecs);
-    // Build the session before consuming the blob: if the app's factory throws, the blob stays usable.
-    const session = this.#build(sid, sealed.gen + 1, restored);
     if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
-      session.end('closed', 1000);
       throw new StasisError('replayed', 'This blob was already resumed once.');
+    }
+    let session: Session;
+    try {
+      session = this.#build(sid, sealed.gen + 1, restored);
+    } catch (error) {
+      // The app failed, not the blob: give the blob back so the client's retry can succeed.
+      await this.options.ledger.release(sealed.jti);
+      throw error;
     }
     const previous = this.#live.get(sid);
     if (previous) {

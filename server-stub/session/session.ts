@@ -40,7 +40,8 @@ export class Session implements SessionContext {
   handlers: AppHandlers = {};
   /** Set while a hibernate is sealing this session; a second hibernate then finds nothing to do. */
   sealing = false;
-  lastActivity = Date.now();
+  /** Set by the manager (with its clock) on every channel event; the idle policy will read it. */
+  lastActivity = 0;
 
   constructor(
     readonly sid: string,

@@ -46,7 +46,7 @@ export class StateRegistry {
   define<T>(key: string, initial: T | (() => T), options: PersistOptions<T> = {}): Persisted<T> {
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
       throw new StasisConfigError(
-        `persist(${JSON.stringify(key)}): a key must be a stable string of 1-128 letters, digits or . _ : / - ` +
+        `persist(${typeof key === 'string' ? JSON.stringify(key) : `<${typeof key}>`}): a key must be a stable string of 1-128 letters, digits or . _ : / - ` +
           `(for example "checkout.cart"; per item: \`cart.item:\${item.id}\`).`,
       );
     }

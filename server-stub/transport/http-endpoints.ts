@@ -47,8 +47,11 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
         const sid = body.sid;
         if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
         if (route === ROUTES.hibernate) {
-          const binding = readCookie(req, config.cookieName) ?? issueBinding(req, res, config.cookieName);
-          send(res, 200, await manager.hibernate(sid, binding));
+          const existing = readCookie(req, config.cookieName);
+          const binding = existing ?? randomBytes(24).toString('base64url');
+          const answer = await manager.hibernate(sid, binding);
+          if (!existing) setBindingCookie(req, res, config.cookieName, binding); // only once a blob depends on it
+          send(res, 200, answer);
         } else {
           if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
           send(res, 200, await manager.resume(sid, body.blob, readCookie(req, config.cookieName)));
@@ -109,11 +112,9 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
 }
 
 /** The per-browser binding secret: HttpOnly, SameSite=Lax, Secure over HTTPS. */
-function issueBinding(req: IncomingMessage, res: ServerResponse, name: string): string {
-  const secret = randomBytes(24).toString('base64url');
+function setBindingCookie(req: IncomingMessage, res: ServerResponse, name: string, secret: string): void {
   const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
   res.setHeader('Set-Cookie', `${name}=${secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000${secure}`);
-  return secret;
 }
 
 function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {
