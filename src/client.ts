@@ -33,6 +33,8 @@ export class StasisClient extends EventTarget {
   #state: StasisState = 'starting';
   #gen: number | undefined;
   #custody: Promise<CustodyChoice> | undefined;
+  /** The custody once chosen: lets the hide path post its message synchronously, before any await. */
+  #resolvedCustody: CustodyApi | undefined;
   #custodyKind: CustodyKind = 'none';
   #intent: 'here' | 'away' = 'here';
   #lastOutcome: Outcome | 'none' | undefined;
@@ -144,7 +146,7 @@ export class StasisClient extends EventTarget {
     this.#setState('hibernating');
     this.#emit('hibernating', 'pending', { phase: 'hibernate' });
     // When custody is ready this sends synchronously: the page may be frozen right after this line.
-    const custody = this.#custodyNow();
+    const custody = this.#resolvedCustody;
     const request = { endpoint: this.endpoint, sid };
     const result: HibernateResult = await (custody ? custody.hibernate(request) : this.#api().then((api) => api.hibernate(request))).catch(
       unexpected,
@@ -229,11 +231,6 @@ export class StasisClient extends EventTarget {
       return choice;
     });
     return this.#custody.then((choice) => choice.api);
-  }
-
-  #resolvedCustody: CustodyApi | undefined;
-  #custodyNow(): CustodyApi | undefined {
-    return this.#resolvedCustody;
   }
 
   #ready(reason: NonNullable<StasisEventDetail['reason']>): void {

@@ -5,7 +5,8 @@
 import { expect, test } from './support/fixtures.js';
 import {
   expectSameState,
-  fillCheckout,
+  hideUntilHibernated,
+  openFilledCheckout,
   readDemo,
   readVault,
   sidOf,
@@ -25,13 +26,8 @@ function banner(tab: Tab) {
 }
 
 test('d. offline when the tab returns: the banner says so, the blob is kept, and it resumes by itself when back online', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
-  const sid = await sidOf(tab);
-  await tab.hide();
-  await waitForState(tab, 'hibernated');
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await hideUntilHibernated(tab);
 
   await cdp.setOffline(true);
   await tab.show();
@@ -50,13 +46,8 @@ test('d. offline when the tab returns: the banner says so, the blob is kept, and
 });
 
 test('e. the server process restarts (same key ring) between hide and show: the state resumes', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
-  const sid = await sidOf(tab);
-  await tab.hide();
-  await waitForState(tab, 'hibernated');
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await hideUntilHibernated(tab);
 
   await server.restart();
   expect((await server.health()).live).toBe(0); // a new process: nothing in memory
@@ -68,16 +59,12 @@ test('e. the server process restarts (same key ring) between hide and show: the 
 });
 
 test('f. a blob altered in IndexedDB: a `tampered` event, a fresh session, the server still healthy', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const sid = await sidOf(tab);
+  const { tab, sid } = await openFilledCheckout(cdp, `${server.url}/`);
   await tab.evaluate(() => {
     (window as any).__events = [];
     (window as any).Stasis.on('failed', (e: any) => (window as any).__events.push({ type: e.type, code: e.code, phase: e.detail.phase }));
   });
-  await tab.hide();
-  await waitForState(tab, 'hibernated');
+  await hideUntilHibernated(tab);
 
   const record = (await readVault(tab, sid))!;
   const parts = record.blob.split('.');
@@ -103,13 +90,8 @@ test('f. a blob altered in IndexedDB: a `tampered` event, a fresh session, the s
 });
 
 test('g. the same blob resumed twice: the second answers `replayed`, no crash, no shared state', async ({ server, cdp }) => {
-  const a = await cdp.newTab(`${server.url}/`);
-  await waitForLive(a, 1);
-  await fillCheckout(a);
-  const before = await readDemo(a);
-  const sid = await sidOf(a);
-  await a.hide();
-  await waitForState(a, 'hibernated');
+  const { tab: a, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await hideUntilHibernated(a);
   const copy = (await readVault(a, sid))!;
   await a.show();
   await waitForLive(a, 2);

@@ -3,18 +3,14 @@
  * CDP so tabs really hide and show.
  */
 import { expect, test } from './support/fixtures.js';
-import { expectSameState, fillCheckout, readDemo, readVault, sidOf, waitForLive, waitForState } from './support/demo.js';
+import { Tab } from './support/cdp-browser.js';
+import { expectSameState, hideUntilHibernated, openFilledCheckout, readDemo, readVault, sidOf, waitForLive } from './support/demo.js';
 
 test('a. hiding the tab hibernates the session into IndexedDB; showing it restores the exact state at gen 2', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
-  const sid = await sidOf(tab);
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
   expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 1, channels: 1 });
 
-  await tab.hide();
-  await waitForState(tab, 'hibernated');
+  await hideUntilHibernated(tab);
   const health = await server.health(sid);
   expect(health.live).toBe(0);
   expect(health.hibernated).toBe(1);
@@ -33,14 +29,9 @@ test('a. hiding the tab hibernates the session into IndexedDB; showing it restor
 });
 
 test('b. reloading while hibernated brings the same state back', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
-  const sid = await sidOf(tab);
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
 
-  await tab.hide();
-  await waitForState(tab, 'hibernated');
+  await hideUntilHibernated(tab);
   await tab.reload(); // still hidden: the new page must not resume until it is shown
   expect(await tab.evaluate(() => document.visibilityState)).toBe('hidden');
   expect((await server.health(sid)).session?.state).toBe('hibernated');
@@ -52,21 +43,14 @@ test('b. reloading while hibernated brings the same state back', async ({ server
 });
 
 test('b2. a reload of a visible tab (pagehide → hibernate, load → resume) keeps the state', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
+  const { tab, before } = await openFilledCheckout(cdp, `${server.url}/`);
   await tab.reload();
   await waitForLive(tab, 2);
   expectSameState(await readDemo(tab), before);
 });
 
 test('c1. a page frozen right after it hides still gets its blob stored by the service worker', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const before = await readDemo(tab);
-  const sid = await sidOf(tab);
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
 
   const front = await cdp.newTab('about:blank'); // hides the demo tab…
   await tab.send('Page.setWebLifecycleState', { state: 'frozen' }); // …which is frozen at once
@@ -83,17 +67,13 @@ test('c1. a page frozen right after it hides still gets its blob stored by the s
 });
 
 test('c2. a page closed right after it hides still gets its blob stored by the service worker', async ({ server, cdp }) => {
-  const tab = await cdp.newTab(`${server.url}/`);
-  await waitForLive(tab, 1);
-  await fillCheckout(tab);
-  const sid = await sidOf(tab);
+  const { tab, sid } = await openFilledCheckout(cdp, `${server.url}/`);
 
   // Hide and close without waiting for anything in between.
   const opening = cdp.send<{ targetId: string }>('Target.createTarget', { url: `${server.url}/stasis/health` });
   const closing = cdp.send('Target.closeTarget', { targetId: tab.targetId });
   const [{ targetId }] = await Promise.all([opening, closing]);
   const { sessionId } = await cdp.send<{ sessionId: string }>('Target.attachToTarget', { targetId, flatten: true });
-  const { Tab } = await import('./support/cdp-browser.js');
   const other = new Tab(cdp, targetId, sessionId);
   await expect.poll(async () => (await readVault(other, sid))?.gen, { timeout: 10_000 }).toBe(1);
   expect((await server.health(sid)).session?.state).toBe('hibernated');

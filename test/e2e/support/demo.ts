@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test';
-import type { Tab } from './cdp-browser.js';
+import type { CdpBrowser, Tab } from './cdp-browser.js';
 
 /** What the demo shows: everything here comes from the server's view of the session. */
 export interface DemoState {
@@ -122,4 +122,19 @@ export function expectSameState(after: DemoState, before: DemoState): void {
   expect(after).toEqual(before);
   expect(after.cart).toMatchObject({ notebook: '1', pen: '2' });
   expect(after.details).toEqual(TYPED);
+}
+
+/** Opens the demo in a new tab, fills the checkout and returns what it shows and its sid. */
+export async function openFilledCheckout(cdp: CdpBrowser, url: string): Promise<{ tab: Tab; before: DemoState; sid: string }> {
+  const tab = await cdp.newTab(url);
+  await waitForLive(tab, 1);
+  await fillCheckout(tab);
+  return { tab, before: await readDemo(tab), sid: await sidOf(tab) };
+}
+
+/** Really hides the tab and waits until Stasis reports the session hibernated. */
+export async function hideUntilHibernated(tab: Tab): Promise<Tab> {
+  const front = await tab.hide();
+  await waitForState(tab, 'hibernated');
+  return front;
 }
