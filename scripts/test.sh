@@ -8,8 +8,13 @@ bash scripts/ensure-chromium.sh
 echo "[stasis] type-checking…"
 npx --no-install tsc --noEmit -p tsconfig.json
 
+reports=.stasis-tmp/reports
+mkdir -p "$reports"
+
 echo "[stasis] unit tests (vitest)…"
-npx --no-install vitest run
+npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
 
 echo "[stasis] end-to-end tests (Playwright, Chromium)…"
-npx --no-install playwright test
+PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx --no-install playwright test --reporter=list,json
+
+node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"
