@@ -25,8 +25,8 @@ export interface BannerOptions {
 const STYLE_ID = 'stasis-banner-style';
 // Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-radius, --stasis-font.
 const CSS = `
-.stasis-banner{position:fixed;left:50%;bottom:16px;transform:translateX(-50%);z-index:2147483000;display:flex;gap:12px;
-align-items:center;max-width:min(560px,calc(100vw - 32px));padding:10px 14px;border-radius:var(--stasis-radius,10px);
+.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;margin:0 auto;width:fit-content;max-width:560px;
+z-index:2147483000;display:flex;gap:12px;align-items:center;padding:10px 14px;border-radius:var(--stasis-radius,10px);
 background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);font:14px/1.4 var(--stasis-font,system-ui,sans-serif);
 box-shadow:0 6px 24px rgba(0,0,0,.25)}
 .stasis-banner[hidden]{display:none}
