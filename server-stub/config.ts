@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Codec } from './codec/json-codec.js';
 import type { KeyRing } from './envelope/key-ring.js';
 import type { Ledger } from './ledger.js';
@@ -16,7 +18,11 @@ export interface StasisServerOptions {
   keys?: string | KeyRing;
   /** App id sealed into every blob and checked on resume. Env STASIS_AUDIENCE. Default "stasis-app". */
   audience?: string;
-  /** Schema tag; a blob with another tag answers `schema-reset`. Env STASIS_SCHEMA. Default "1". */
+  /**
+   * Schema tag; a blob with another tag answers `schema-reset`. Env STASIS_SCHEMA. Default: the app's
+   * version (npm_package_version, else `version` of ./package.json), else "1". Change it whenever the
+   * shape of persisted values changes.
+   */
   schema?: string;
   /** Blob lifetime. Env STASIS_TTL_SECONDS. Default 7 days (Safari clears site storage after 7 days unused). */
   ttlSeconds?: number;
@@ -30,6 +36,12 @@ export interface StasisServerOptions {
   basePath?: string;
   /** Name of the browser-binding cookie. Env STASIS_COOKIE. Default "stasis_bid". */
   cookieName?: string;
+  /** Other origins allowed to call the endpoints (exact `https://host[:port]`). Env STASIS_ALLOWED_ORIGINS (comma-separated). Default: none. */
+  allowedOrigins?: string[];
+  /** Failed resumes allowed per browser (or address) per minute before HTTP 429. Env STASIS_RESUME_FAILURES_PER_MINUTE. Default 20. */
+  resumeFailuresPerMinute?: number;
+  /** Live sessions one browser may hold at once. Env STASIS_MAX_SESSIONS_PER_BROWSER. Default 32. */
+  maxSessionsPerBrowser?: number;
   /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
   codecs?: Codec[];
   /** One-time ledger. Default: in memory (one process). */
@@ -50,6 +62,9 @@ export interface ResolvedConfig {
   retentionMs: number;
   basePath: string;
   cookieName: string;
+  allowedOrigins: string[];
+  resumeFailuresPerMinute: number;
+  maxSessionsPerBrowser: number;
 }
 
 export const DEFAULTS = {
@@ -61,13 +76,15 @@ export const DEFAULTS = {
   retentionSeconds: 180,
   basePath: DEFAULT_ENDPOINT,
   cookieName: 'stasis_bid',
+  resumeFailuresPerMinute: 20,
+  maxSessionsPerBrowser: 32,
 } as const;
 
 export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const maxBlobBytes = options.maxBlobBytes ?? int(env, 'STASIS_MAX_BLOB_BYTES', DEFAULTS.maxBlobBytes);
   const config: ResolvedConfig = {
     audience: options.audience ?? env.STASIS_AUDIENCE ?? DEFAULTS.audience,
-    schema: options.schema ?? env.STASIS_SCHEMA ?? DEFAULTS.schema,
+    schema: options.schema ?? env.STASIS_SCHEMA ?? appVersion(env) ?? DEFAULTS.schema,
     ttlSeconds: options.ttlSeconds ?? int(env, 'STASIS_TTL_SECONDS', DEFAULTS.ttlSeconds),
     maxBlobBytes,
     warnBlobBytes: options.warnBlobBytes ?? int(env, 'STASIS_WARN_BLOB_BYTES', DEFAULTS.warnBlobBytes),
@@ -76,7 +93,14 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     retentionMs: 1000 * (options.retentionSeconds ?? int(env, 'STASIS_RETENTION_SECONDS', DEFAULTS.retentionSeconds)),
     basePath: (options.basePath ?? env.STASIS_BASE_PATH ?? DEFAULTS.basePath).replace(/\/+$/, ''),
     cookieName: options.cookieName ?? env.STASIS_COOKIE ?? DEFAULTS.cookieName,
+    allowedOrigins: options.allowedOrigins ?? (env.STASIS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    resumeFailuresPerMinute:
+      options.resumeFailuresPerMinute ?? int(env, 'STASIS_RESUME_FAILURES_PER_MINUTE', DEFAULTS.resumeFailuresPerMinute),
+    maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
   };
+  for (const origin of config.allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new RangeError(`allowedOrigins: "${origin}" must be scheme://host[:port], no path.`);
+  }
   if (!config.basePath.startsWith('/')) throw new RangeError(`basePath must start with "/": ${config.basePath}`);
   if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new RangeError(`cookieName must be a simple token: ${config.cookieName}`);
   return config;
@@ -88,4 +112,15 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got "${raw}".`);
   return value;
+}
+
+/** The running app's version: what npm says, else the version in ./package.json. */
+function appVersion(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.npm_package_version) return env.npm_package_version;
+  try {
+    const version = (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' && version ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }

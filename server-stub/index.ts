@@ -50,6 +50,7 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
     maxBlobBytes: config.maxBlobBytes,
     warnBlobBytes: config.warnBlobBytes,
     retentionMs: config.retentionMs,
+    maxSessionsPerBrowser: config.maxSessionsPerBrowser,
     ledger: options.ledger ?? new MemoryLedger(options.now),
     codecs: (name) => codecs.get(name),
     defaultCodec: jsonCodec,

@@ -24,6 +24,8 @@ export interface SessionManagerOptions {
   maxBlobBytes: number;
   warnBlobBytes: number;
   retentionMs: number;
+  /** Live sessions one browser (binding) may hold; new ones beyond it are refused. Default: no cap. */
+  maxSessionsPerBrowser?: number;
   ledger: Ledger;
   codecs: CodecLookup;
   defaultCodec: Codec;
@@ -39,19 +41,31 @@ export class SessionManager {
   /** Blobs handed out and not yet resumed, by sid: for metrics and reports only, never for decisions. */
   readonly #hibernated = new Map<string, { gen: number; exp: number }>();
   readonly #retention = new Map<string, NodeJS.Timeout>();
+  /** Newest generation resumed per sid (until it could no longer matter): older blobs are `stale`. */
+  readonly #newestResumed = new Map<string, { gen: number; until: number }>();
+  /** Live sids per browser binding, for the per-browser cap. */
+  readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Attaches a live channel to the session `sid`, starting a new session (gen 1) when none is live. */
-  connect(sid: string, channel: LiveChannel): Session {
+  /**
+   * Attaches a live channel to the session `sid`, starting a new session (gen 1) when none is live.
+   * `binding` is the browser's binding secret, when the request carried one.
+   */
+  connect(sid: string, channel: LiveChannel, binding?: string): Session {
     let session = this.#live.get(sid);
-    if (!session || session.sealing) {
-      if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
-      session = this.#build(sid, 1, new Map());
-      this.#live.set(sid, session);
+    if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
+    if (!session) {
+      const browser = binding === undefined ? undefined : bindingHash(binding);
+      const cap = this.options.maxSessionsPerBrowser ?? Infinity;
+      if (browser && (this.#byBrowser.get(browser)?.size ?? 0) >= cap) {
+        throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+      }
+      session = this.#build(sid, 1, new Map(), browser);
+      this.#add(session);
       this.#hibernated.delete(sid);
     }
     this.#cancelRetention(sid);
@@ -106,7 +120,7 @@ export class SessionManager {
       if (blob.length > this.options.warnBlobBytes) {
         this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
       }
-      this.#live.delete(sid);
+      this.#remove(session);
       this.#cancelRetention(sid);
       session.end('hibernated', CLOSE_CODES.hibernated);
       this.#hibernated.set(sid, { gen: session.gen, exp: sealed.exp });
@@ -140,21 +154,26 @@ export class SessionManager {
     if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
       throw new StasisError('replayed', 'This blob was already resumed once.');
     }
+    const newest = this.#newestResumed.get(sid);
+    if (newest && newest.until > this.#now() && sealed.gen <= newest.gen) {
+      throw new StasisError('stale', `Generation ${newest.gen} of this session was already resumed; this blob (gen ${sealed.gen}) is older.`);
+    }
     let session: Session;
     try {
-      session = this.#build(sid, sealed.gen + 1, restored);
+      session = this.#build(sid, sealed.gen + 1, restored, bindingHash(binding));
     } catch (error) {
       // The app failed, not the blob: give the blob back so the client's retry can succeed.
       await this.options.ledger.release(sealed.jti);
       throw error;
     }
+    this.#newestResumed.set(sid, { gen: sealed.gen, until: this.#now() + this.options.ttlSeconds * 1000 });
     const previous = this.#live.get(sid);
     if (previous) {
-      this.#live.delete(sid);
+      this.#remove(previous);
       previous.end('superseded', CLOSE_CODES.superseded);
     }
     this.#hibernated.delete(sid);
-    this.#live.set(sid, session);
+    this.#add(session);
     this.#startRetention(session);
     return { outcome: 'ok', sid, gen: session.gen };
   }
@@ -174,6 +193,7 @@ export class SessionManager {
   get hibernatedCount(): number {
     const now = this.#now() / 1000;
     for (const [sid, entry] of this.#hibernated) if (entry.exp <= now) this.#hibernated.delete(sid);
+    for (const [sid, entry] of this.#newestResumed) if (entry.until <= now * 1000) this.#newestResumed.delete(sid);
     return this.#hibernated.size;
   }
 
@@ -183,19 +203,36 @@ export class SessionManager {
     this.#retention.clear();
     for (const session of this.#live.values()) session.end('closed', 1001);
     this.#live.clear();
+    this.#byBrowser.clear();
   }
 
   /** Creates a session and runs the app's factory on it; the caller puts it in the live pool. */
-  #build(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>): Session {
+  #build(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>, browser?: string): Session {
     const wasRestored = restored.size > 0 || gen > 1;
     const state = new StateRegistry(this.options.codecs, this.options.defaultCodec, restored);
-    const session = new Session(sid, gen, wasRestored, state);
+    const session = new Session(sid, gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
     session.handlers = this.options.app(session) ?? {};
     for (const key of restored.keys()) {
       this.options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
     }
     return session;
+  }
+
+  #add(session: Session): void {
+    this.#live.set(session.sid, session);
+    if (!session.browser) return;
+    let sids = this.#byBrowser.get(session.browser);
+    if (!sids) this.#byBrowser.set(session.browser, (sids = new Set()));
+    sids.add(session.sid);
+  }
+
+  #remove(session: Session): void {
+    if (this.#live.get(session.sid) === session) this.#live.delete(session.sid);
+    if (!session.browser) return;
+    const sids = this.#byBrowser.get(session.browser);
+    sids?.delete(session.sid);
+    if (sids?.size === 0) this.#byBrowser.delete(session.browser);
   }
 
   #hibernatedEntry(sid: string): { gen: number; exp: number } | undefined {
@@ -213,7 +250,7 @@ export class SessionManager {
     const timer = setTimeout(() => {
       this.#retention.delete(session.sid);
       if (this.#live.get(session.sid) !== session || session.channels.size > 0) return;
-      this.#live.delete(session.sid);
+      this.#remove(session);
       session.end('expired', 1001);
       this.options.logger.info(`session ${short(session.sid)}: no channel for ${this.options.retentionMs} ms, dropped.`);
     }, this.options.retentionMs);

@@ -9,8 +9,21 @@ export interface SessionContext {
   readonly restored: boolean;
   /** Fires when the session hibernates, is superseded or ends: stop background work. */
   readonly signal: AbortSignal;
-  /** Declares a persisted value under an explicit, stable key. Restored values come back here. */
+  /**
+   * Component state: declares one persisted value under an explicit, stable key. On a resumed session
+   * the restored value comes back here, before the app renders anything.
+   */
   persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T>;
+  /**
+   * Service state: persists the chosen fields of a session-wide object. On resume they are assigned back
+   * onto `target` before this returns; everything else on it is the object's to recompute.
+   */
+  persistFields<T extends object, K extends keyof T & string>(
+    key: string,
+    target: T,
+    fields: readonly K[],
+    options?: PersistOptions<Pick<T, K>>,
+  ): T;
   /** Sends a JSON message to every live channel of the session. */
   send(message: unknown): void;
 }
@@ -48,6 +61,8 @@ export class Session implements SessionContext {
     readonly gen: number,
     readonly restored: boolean,
     readonly state: StateRegistry,
+    /** Hash of the browser's binding secret, when known: for the per-browser session cap. */
+    readonly browser?: string,
   ) {}
 
   get signal(): AbortSignal {
@@ -55,7 +70,16 @@ export class Session implements SessionContext {
   }
 
   persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T> {
-    return this.state.define(key, initial, options);
+    return this.state.define(key, initial, options, callSite(this.persist));
+  }
+
+  persistFields<T extends object, K extends keyof T & string>(
+    key: string,
+    target: T,
+    fields: readonly K[],
+    options?: PersistOptions<Pick<T, K>>,
+  ): T {
+    return this.state.defineFields(key, target, fields, options, callSite(this.persistFields));
   }
 
   send(message: unknown): void {
@@ -70,4 +94,13 @@ export class Session implements SessionContext {
     for (const channel of this.channels) channel.close(closeCode, `stasis:${reason}`);
     this.channels.clear();
   }
+}
+
+/** Where the app called `above` (file:line:column), so a duplicate-key error can point at its definition. */
+function callSite(above: (...args: never[]) => unknown): string | undefined {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, above);
+  const frame = holder.stack?.split('\n')[1] ?? '';
+  const location = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1];
+  return location?.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
 }

@@ -32,7 +32,7 @@ const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
  * `define`, so restored state is in place before the first render.
  */
 export class StateRegistry {
-  readonly #cells = new Map<string, { codec: Codec; get(): unknown }>();
+  readonly #cells = new Map<string, { codec: Codec; get(): unknown; site: string | undefined }>();
   readonly #restored: Map<string, { codec: string; value: unknown }>;
 
   constructor(
@@ -43,19 +43,12 @@ export class StateRegistry {
     this.#restored = restored;
   }
 
-  define<T>(key: string, initial: T | (() => T), options: PersistOptions<T> = {}): Persisted<T> {
-    if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
-      throw new StasisConfigError(
-        `persist(${typeof key === 'string' ? JSON.stringify(key) : `<${typeof key}>`}): a key must be a stable string of 1-128 letters, digits or . _ : / - ` +
-          `(for example "checkout.cart"; per item: \`cart.item:\${item.id}\`).`,
-      );
-    }
-    if (this.#cells.has(key)) {
-      throw new StasisConfigError(
-        `persist("${key}") was called twice in one session. Keys must be unique per session; if this runs once ` +
-          `per item, include the item's id in the key, e.g. persist(\`${key}:\${id}\`, ...).`,
-      );
-    }
+  /**
+   * Declares one persisted value ("component" state: owned by one part of the UI). `site` is where the
+   * app called it (file:line), for error messages.
+   */
+  define<T>(key: string, initial: T | (() => T), options: PersistOptions<T> = {}, site?: string): Persisted<T> {
+    this.#checkKey(key, site);
     const codec = this.#resolveCodec(key, options.codec);
     const restored = this.#restored.get(key);
     let value: T;
@@ -66,7 +59,7 @@ export class StateRegistry {
       value = typeof initial === 'function' ? (initial as () => T)() : initial;
       codec.encode(value, key); // refuse unsupported values on the first write, naming the key
     }
-    this.#cells.set(key, { codec, get: () => value });
+    this.#cells.set(key, { codec, get: () => value, site });
     return {
       key,
       get: () => value,
@@ -79,6 +72,58 @@ export class StateRegistry {
         return value;
       },
     };
+  }
+
+  /**
+   * Declares chosen fields of a session-wide object ("service" state): on hibernate those fields are
+   * sealed; on resume they are assigned back onto `target` before this returns. Other fields are left
+   * to the object (recompute them). Returns `target`.
+   */
+  defineFields<T extends object, K extends keyof T & string>(
+    key: string,
+    target: T,
+    fields: readonly K[],
+    options: PersistOptions<Pick<T, K>> = {},
+    site?: string,
+  ): T {
+    this.#checkKey(key, site);
+    if (!fields.length || new Set(fields).size !== fields.length) {
+      throw new StasisConfigError(`persistFields("${key}") needs a non-empty list of distinct field names.`);
+    }
+    const codec = this.#resolveCodec(key, options.codec);
+    const pick = () => Object.fromEntries(fields.map((field) => [field, target[field]])) as Pick<T, K>;
+    const restored = this.#restored.get(key);
+    if (restored && restored.codec === codec.name && typeof restored.value === 'object' && restored.value !== null) {
+      const values = restored.value as Partial<Pick<T, K>>;
+      for (const field of fields) if (Object.hasOwn(values, field)) target[field] = values[field] as T[K];
+      this.#restored.delete(key);
+    } else {
+      codec.encode(pick(), key);
+    }
+    this.#cells.set(key, { codec, get: pick, site });
+    return target;
+  }
+
+  #checkKey(key: string, site: string | undefined): void {
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
+      throw new StasisConfigError(
+        `persist(${typeof key === 'string' ? JSON.stringify(key) : `<${typeof key}>`}): a key must be a stable string of 1-128 letters, digits or . _ : / - ` +
+          `(for example "checkout.cart"; per item: \`cart.item:\${item.id}\`).`,
+      );
+    }
+    const first = this.#cells.get(key);
+    if (first) {
+      const sameLine = first.site !== undefined && first.site === site;
+      throw new StasisConfigError(
+        `persist("${key}") was called twice in one session` +
+          (first.site ? ` (first at ${first.site}${site && !sameLine ? `, again at ${site}` : ''})` : '') +
+          '. ' +
+          (sameLine
+            ? 'The same line ran twice: a constant key inside code that runs once per item (a factory or a list). '
+            : 'Keys must be unique per session. ') +
+          `Give each instance its own key, e.g. persist(\`${key}:\${item.id}\`, ...).`,
+      );
+    }
   }
 
   /** Encodes every defined value for a blob. Throws StasisCodecError naming the first bad key and path. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   HTTP_STATUS,
@@ -12,7 +11,10 @@ import {
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SessionManager } from '../session/session-manager.js';
+import { FailureRateLimiter } from '../rate-limiter.js';
+import { bindingHash, type SessionManager } from '../session/session-manager.js';
+import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './binding-cookie.js';
+import { isOriginAllowed } from './origin-policy.js';
 
 const startedAt = Date.now();
 
@@ -20,8 +22,9 @@ const startedAt = Date.now();
  * The HTTP endpoints: POST hibernate, POST resume, GET health. Returns false for any other path so the
  * host app can handle it. Every answer is JSON with an `outcome` code; no stack trace ever leaves.
  */
-export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger) {
+export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger, now: () => number = Date.now) {
   const base = config.basePath;
+  const resumeFailures = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
@@ -43,18 +46,41 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           res.setHeader('Allow', 'POST');
           throw new StasisError('malformed', `${route} takes POST.`);
         }
-        const body = await readJson(req, config.maxBodyBytes);
-        const sid = body.sid;
-        if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
+        if (!isOriginAllowed(req, config.allowedOrigins)) {
+          req.resume();
+          throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
+        }
         if (route === ROUTES.hibernate) {
-          const existing = readCookie(req, config.cookieName);
-          const binding = existing ?? randomBytes(24).toString('base64url');
+          const sid = await readSid(req, config.maxBodyBytes);
+          const existing = readBindingCookie(req, config.cookieName);
+          const binding = existing ?? newBindingSecret();
           const answer = await manager.hibernate(sid, binding);
-          if (!existing) setBindingCookie(req, res, config.cookieName, binding); // only once a blob depends on it
+          // Only once a blob depends on it.
+          if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding));
           send(res, 200, answer);
         } else {
-          if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
-          send(res, 200, await manager.resume(sid, body.blob, readCookie(req, config.cookieName)));
+          const binding = readBindingCookie(req, config.cookieName);
+          const client = binding ? `b:${bindingHash(binding)}` : `a:${req.socket.remoteAddress ?? '?'}`;
+          const wait = resumeFailures.retryAfterSeconds(client);
+          if (wait > 0) {
+            req.resume();
+            res.setHeader('Retry-After', String(wait));
+            send(res, HTTP_STATUS['rate-limited'], {
+              outcome: 'rate-limited',
+              message: `Too many failed resumes; try again in ${wait} s.`,
+              retryAfterSeconds: wait,
+            } satisfies Failure);
+            return true;
+          }
+          try {
+            const body = await readJson(req, config.maxBodyBytes);
+            if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
+            if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
+            send(res, 200, await manager.resume(body.sid, body.blob, binding));
+          } catch (error) {
+            if (error instanceof StasisError) resumeFailures.recordFailure(client);
+            throw error;
+          }
         }
       } else {
         send(res, 404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
@@ -100,21 +126,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<Record<str
   return value as Record<string, unknown>;
 }
 
-function readCookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      const value = part.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_-]{22,128}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
-}
-
-/** The per-browser binding secret: HttpOnly, SameSite=Lax, Secure over HTTPS. */
-function setBindingCookie(req: IncomingMessage, res: ServerResponse, name: string, secret: string): void {
-  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
-  res.setHeader('Set-Cookie', `${name}=${secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000${secure}`);
+async function readSid(req: IncomingMessage, limit: number): Promise<string> {
+  const { sid } = await readJson(req, limit);
+  if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
+  return sid;
 }
 
 function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {

@@ -7,6 +7,11 @@ import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LiveChannel } from '../session/session.js';
 import type { SessionManager } from '../session/session-manager.js';
+import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './binding-cookie.js';
+import { isOriginAllowed } from './origin-policy.js';
+
+/** The binding secret an upgrade request will use: its cookie's, or a new one sent back with the 101. */
+const upgradeBindings = new WeakMap<IncomingMessage, { secret: string; fresh: boolean }>();
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const HEARTBEAT_MS = 30_000;
@@ -17,6 +22,11 @@ const HEARTBEAT_MS = 30_000;
  */
 export function createLiveSocket(manager: SessionManager, config: ResolvedConfig, logger: Logger) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  // A browser gets its binding cookie with its first live channel, so its sessions can be counted and capped.
+  wss.on('headers', (headers, req) => {
+    const binding = upgradeBindings.get(req);
+    if (binding?.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(req, config.cookieName, binding.secret)}`);
+  });
   const alive = new WeakSet<WebSocket>();
   const heartbeat = setInterval(() => {
     for (const socket of wss.clients) {
@@ -44,11 +54,14 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     };
     let session;
     try {
-      session = manager.connect(sid, channel);
+      session = manager.connect(sid, channel, upgradeBindings.get(req)?.secret);
     } catch (error) {
-      const reason = error instanceof StasisError ? error.code : 'unavailable';
-      if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
-      socket.close(CLOSE_CODES.resumeFirst, `stasis:${reason}`);
+      if (error instanceof StasisError && error.code === 'rate-limited') {
+        socket.close(CLOSE_CODES.tooManySessions, 'stasis:too-many-sessions');
+      } else {
+        if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
+        socket.close(CLOSE_CODES.resumeFirst, `stasis:${error instanceof StasisError ? error.code : 'unavailable'}`);
+      }
       return;
     }
     const live = session;
@@ -73,6 +86,12 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     /** Handles an HTTP upgrade for the live path; false for any other path. */
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
       if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
+      if (!isOriginAllowed(req, config.allowedOrigins)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return true;
+      }
+      const existing = readBindingCookie(req, config.cookieName);
+      upgradeBindings.set(req, { secret: existing ?? newBindingSecret(), fresh: !existing });
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
       return true;
     },

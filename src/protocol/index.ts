@@ -33,6 +33,9 @@ export const OUTCOMES = [
   'unavailable',
   'no-session',
   'unserializable',
+  'stale',
+  'forbidden-origin',
+  'rate-limited',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export type FailureCode = Exclude<Outcome, 'ok'>;
@@ -42,11 +45,11 @@ export function isOutcome(value: unknown): value is Outcome {
 }
 
 /**
- * A final outcome ends a blob's life: the client deletes it. Only `unavailable` (server or store down,
- * network gone) keeps the blob for a retry.
+ * A final outcome ends a blob's life: the client deletes it. `unavailable` (server or store down, network
+ * gone) and `rate-limited` (too many failed resumes from this browser; see Retry-After) keep it for a retry.
  */
 export function isFinal(outcome: Outcome): boolean {
-  return outcome !== 'unavailable';
+  return outcome !== 'unavailable' && outcome !== 'rate-limited';
 }
 
 /** HTTP status the server uses for each outcome; clients read the JSON `outcome`, not the status. */
@@ -63,6 +66,9 @@ export const HTTP_STATUS: Record<Outcome, number> = {
   unavailable: 503,
   'no-session': 404,
   unserializable: 500,
+  stale: 409,
+  'forbidden-origin': 403,
+  'rate-limited': 429,
 };
 
 /** Session ids: at least 128 random bits, base64url. */
@@ -92,6 +98,8 @@ export interface Failure {
   outcome: FailureCode;
   /** Human-readable; never contains secrets or stack traces. */
   message: string;
+  /** With `rate-limited`: when to try again (also sent as the Retry-After header). */
+  retryAfterSeconds?: number;
 }
 
 export type HibernateResponse = HibernateOk | Failure;
@@ -174,6 +182,10 @@ export const CLOSE_CODES = {
   resumeFirst: 4003,
   /** The query had no valid sid. */
   badSession: 4004,
+  /** This browser already has the maximum number of live sessions. */
+  tooManySessions: 4005,
+  /** The page's origin is not allowed to open a live channel. */
+  forbiddenOrigin: 4006,
 } as const;
 
 // ---- Service worker ↔ page ----

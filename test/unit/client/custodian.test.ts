@@ -4,7 +4,7 @@ import { http, HttpResponse, delay } from 'msw';
 import { setupServer } from 'msw/node';
 import { Custodian, type CustodianOptions } from '../../../worker/custodian.js';
 import { Vault, type VaultRecord } from '../../../worker/vault.js';
-import { HTTP_STATUS, OUTCOMES, type FailureCode } from '../../../src/protocol/index.js';
+import { HTTP_STATUS, OUTCOMES, isFinal, type FailureCode } from '../../../src/protocol/index.js';
 import { encodeHeader, epochSeconds, makeBlob, makeSid, uniqueDbName } from './blob.js';
 
 const ORIGIN = 'http://app.test';
@@ -119,7 +119,8 @@ const NON_STASIS_ANSWERS: Array<{ name: string; status: number; respond: () => R
   { name: 'an empty 200', status: 200, respond: () => new HttpResponse(null, { status: 200 }) },
 ];
 
-const FINAL_FAILURES = OUTCOMES.filter((o): o is FailureCode => o !== 'ok' && o !== 'unavailable');
+const FINAL_FAILURES = OUTCOMES.filter((o): o is FailureCode => o !== 'ok' && isFinal(o));
+const KEEPING_FAILURES = OUTCOMES.filter((o): o is FailureCode => !isFinal(o));
 
 // ---- hibernate ----
 
@@ -353,12 +354,12 @@ describe('Custodian.resume', () => {
     expect(await inspect.get(other.sid)).toEqual(other); // only that sid
   });
 
-  it("an 'unavailable' answer (503) keeps the blob", async () => {
+  it.each(KEEPING_FAILURES)("a '%s' answer keeps the blob", async (code) => {
     const { custodian, inspect } = await setup();
     const sid = makeSid();
     const record = await seed(inspect, sid);
-    server.use(http.post(RESUME_URL, () => failureJson('unavailable', 'store down')));
-    expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'unavailable', message: 'store down' });
+    server.use(http.post(RESUME_URL, () => failureJson(code, 'try later')));
+    expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: code, message: 'try later' });
     expect(await inspect.get(sid)).toEqual(record);
   });
 

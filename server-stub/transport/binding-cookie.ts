@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * The per-browser binding secret lives in an HttpOnly, SameSite=Lax cookie (Secure over HTTPS). Blobs
+ * carry its hash, so a blob copied into another browser does not resume there.
+ */
+export function readBindingCookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{22,128}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+export function newBindingSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** The Set-Cookie header value for a binding secret. */
+export function bindingCookieHeader(req: IncomingMessage, name: string, secret: string): string {
+  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+  return `${name}=${secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000${secure}`;
+}
