@@ -57,7 +57,7 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
     logger,
     ...(options.now ? { now: options.now } : {}),
   });
-  const handle = createHttpHandler(sessions, config, logger);
+  const handle = createHttpHandler(sessions, config, logger, options.now);
   const live = createLiveSocket(sessions, config, logger);
 
   return {

@@ -1,5 +1,17 @@
-import { expect } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import type { CdpBrowser, Tab } from './cdp-browser.js';
+
+/** Anything that can run a function in a page: a raw-CDP Tab, or a Playwright page through `evaluator`. */
+export interface Evaluator {
+  evaluate<T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A): Promise<T>;
+}
+
+export function evaluator(page: Page): Evaluator {
+  return {
+    evaluate: <T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A) =>
+      page.evaluate(`(${fn.toString()})(...${JSON.stringify(args)})`) as Promise<T>,
+  };
+}
 
 /** What the demo shows: everything here comes from the server's view of the session. */
 export interface DemoState {
@@ -74,7 +86,7 @@ export function sidOf(tab: Tab): Promise<string> {
 }
 
 /** Reads the vault record for `sid` straight from IndexedDB (without creating the database). */
-export function readVault(tab: Tab, sid: string): Promise<{ sid: string; blob: string; gen: number; exp: number } | null> {
+export function readVault(tab: Evaluator, sid: string): Promise<{ sid: string; blob: string; gen: number; exp: number } | null> {
   return tab.evaluate(async (s) => {
     const names = (await indexedDB.databases()).map((d) => d.name);
     if (!names.includes('stasis-vault')) return null;
@@ -95,7 +107,7 @@ export function readVault(tab: Tab, sid: string): Promise<{ sid: string; blob: s
 }
 
 /** Replaces the vault record for `sid` (to tamper with it or plant a copy). */
-export function writeVault(tab: Tab, record: { sid: string; blob: string; gen: number; exp: number }): Promise<void> {
+export function writeVault(tab: Evaluator, record: { sid: string; blob: string; gen: number; exp: number }): Promise<void> {
   return tab.evaluate(
     (r) =>
       new Promise<void>((resolve, reject) => {

@@ -17,6 +17,11 @@ export class ServerProcess {
     private readonly env: Record<string, string>,
   ) {}
 
+  /** Settings the process was (re)started with. */
+  get settings(): Readonly<Record<string, string>> {
+    return { STASIS_KEYS: this.keys, ...this.env };
+  }
+
   static async start(env: Record<string, string> = {}): Promise<ServerProcess> {
     const server = new ServerProcess(env.STASIS_KEYS ?? generateKeySpec('e2e'), env);
     await server.#spawn(0);
@@ -31,9 +36,13 @@ export class ServerProcess {
     return this.#output;
   }
 
-  /** Stops the process and starts a new one on the same port with the same key ring. */
-  async restart(): Promise<void> {
+  /**
+   * Stops the process and starts a new one on the same port, with the same key ring unless `env`
+   * changes it (a deploy: new schema, rotated keys).
+   */
+  async restart(env: Record<string, string> = {}): Promise<void> {
     await this.stop();
+    Object.assign(this.env, env);
     await this.#spawn(this.port);
   }
 
@@ -52,7 +61,7 @@ export class ServerProcess {
 
   async #spawn(port: number): Promise<void> {
     const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port)], {
-      env: { ...process.env, ...this.env, STASIS_KEYS: this.keys },
+      env: { ...process.env, STASIS_KEYS: this.keys, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
