@@ -9,6 +9,7 @@ export const DEFAULT_TEXTS = {
   restored: 'Session restored.',
   offline: 'You are offline. Your session is saved and will resume when you are back online.',
   unreachable: 'Cannot reach the server. Your session is saved; retrying…',
+  busy: 'Too many attempts to restore. Your session is saved; retrying shortly…',
   reset: 'The app was updated, so a fresh session was started.',
   failed: 'Your previous session could not be restored ({code}). A new session was started.',
   retry: 'Retry now',
@@ -89,11 +90,12 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
       else if (state === 'hibernated') show(texts.hibernated, 'info', 'hibernated');
       else if (state === 'resuming') show(texts.resuming, 'info', 'resuming');
       else if (state === 'waiting') {
-        show(online ? texts.unreachable : texts.offline, 'warn', online ? 'unreachable' : 'offline', [
+        const why = !online ? 'offline' : client.status.lastOutcome === 'rate-limited' ? 'busy' : 'unreachable';
+        show(texts[why], 'warn', why, [
           texts.retry,
           () => void client.debug.resume(),
         ]);
-      } else if (state === 'live' && ['hibernating', 'hibernated', 'resuming', 'unreachable', 'offline'].includes(root.dataset.state ?? '')) {
+      } else if (state === 'live' && ['hibernating', 'hibernated', 'resuming', 'unreachable', 'offline', 'busy'].includes(root.dataset.state ?? '')) {
         hide(); // a hibernate that found nothing to do, or an outcome event below replaces this
       }
     }),

@@ -64,7 +64,7 @@ test('a blob copied into another browser answers wrong-binding there and still r
 
   // Another browser (its own cookie jar and storage) gets the blob and the sid, but not the cookie.
   const other = await openDemo(browser, `${server.url}/stasis/health`);
-  await other.page.evaluate(([key, value]) => sessionStorage.setItem(key, value), [`stasis:sid:${server.url}/stasis`, sid]);
+  await other.page.evaluate(([key, value]) => sessionStorage.setItem(key, value), [`stasis:sid:${server.url}/stasis`, sid] as const);
   await writeVault(evaluator(other.page), blob);
   await other.page.goto(server.url);
   await live(other.page, 1);
