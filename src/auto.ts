@@ -1,8 +1,10 @@
 /**
  * Entry of dist/stasis.js, the one script tag:
  *   <script src="/stasis.js" data-endpoint="/stasis" data-sw="/stasis-sw.js"></script>
- * Attributes: data-endpoint, data-sw ("off" to keep blobs in the page), data-banner ("off"),
- * data-auto ("off": call Stasis.start() yourself). The global `Stasis` is the client.
+ * Attributes: data-endpoint, data-sw ("off" to keep blobs in the page; append ?shell=/,/app.css to
+ * precache an offline app shell), data-banner ("off"), data-auto ("off": call Stasis.start() yourself),
+ * data-orphans ("auto" | "ask" | "never"), data-idle-minutes (hibernate after that long without input).
+ * The global `Stasis` is the client.
  */
 import { createStasis } from './index.js';
 
@@ -15,6 +17,8 @@ const Stasis = createStasis({
   serviceWorker: off(data.sw) ? false : (data.sw ?? '/stasis-sw.js'),
   banner: !off(data.banner),
   autoStart: !off(data.auto),
+  ...(data.orphans === 'auto' || data.orphans === 'ask' || data.orphans === 'never' ? { orphans: data.orphans } : {}),
+  ...(Number(data.idleMinutes) > 0 ? { idleMinutes: Number(data.idleMinutes) } : {}),
 });
 
 export default Stasis;

@@ -5,42 +5,64 @@ import type { StasisEvent } from './events.js';
 export const DEFAULT_TEXTS = {
   hibernating: 'Saving your session…',
   hibernated: 'Your session is saved. It will resume when you come back.',
+  idle: 'Paused while you were away. Your session is saved.',
+  pending: 'You are offline. Your session will be saved when the connection returns.',
   resuming: 'Restoring your session…',
   restored: 'Session restored.',
-  offline: 'You are offline. Your session is saved and will resume when you are back online.',
-  unreachable: 'Cannot reach the server. Your session is saved; retrying…',
-  busy: 'Too many attempts to restore. Your session is saved; retrying shortly…',
+  offline: 'You are offline. Your session is safe and will resume when you are back online.',
+  unreachable: 'Cannot reach the server. Your session is safe; retrying…',
+  busy: 'Too many attempts to restore. Your session is safe; retrying shortly…',
   reset: 'The app was updated, so a fresh session was started.',
   failed: 'Your previous session could not be restored ({code}). A new session was started.',
-  retry: 'Retry now',
+  resumeNow: 'Resume now',
+  reload: 'Reload',
   dismiss: 'Dismiss',
 };
 export type BannerTexts = typeof DEFAULT_TEXTS;
 
 export interface BannerOptions {
   texts?: Partial<BannerTexts>;
-  /** How long the "restored" and failure notes stay, ms. Default 4000. */
+  /** How long the "restored" note stays, ms. Default 4000. */
   noteMs?: number;
 }
 
+/** What the banner shows, as `data-state` on its element (for styling and tests). */
+export type BannerState =
+  | 'hidden'
+  | 'hibernating'
+  | 'hibernated'
+  | 'idle'
+  | 'pending'
+  | 'resuming'
+  | 'restored'
+  | 'offline'
+  | 'unreachable'
+  | 'busy'
+  | 'reset'
+  | 'failed';
+
+type Action = [label: string, run: () => void];
+
 const STYLE_ID = 'stasis-banner-style';
-// Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-radius, --stasis-font.
+// Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-warn,
+// --stasis-error, --stasis-radius, --stasis-font.
 const CSS = `
 .stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;margin:0 auto;width:fit-content;max-width:560px;
 z-index:2147483000;display:flex;gap:12px;align-items:center;padding:10px 14px;border-radius:var(--stasis-radius,10px);
 background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);font:14px/1.4 var(--stasis-font,system-ui,sans-serif);
 box-shadow:0 6px 24px rgba(0,0,0,.25)}
-.stasis-banner[hidden]{display:none}
+.stasis-banner[hidden],.stasis-banner button[hidden]{display:none}
 .stasis-banner[data-tone=warn]{border-left:4px solid var(--stasis-warn,#f0b429)}
 .stasis-banner[data-tone=ok]{border-left:4px solid var(--stasis-accent,#3ecf8e)}
 .stasis-banner[data-tone=error]{border-left:4px solid var(--stasis-error,#ef5350)}
 .stasis-banner button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;border-radius:6px;
-padding:2px 10px;cursor:pointer}
+padding:2px 10px;cursor:pointer;white-space:nowrap}
 .stasis-banner button:focus-visible{outline:2px solid var(--stasis-accent,#3ecf8e);outline-offset:2px}`;
 
 /**
  * A small accessible status banner (role=status, aria-live=polite). It shows while Stasis saves,
- * restores or waits for the network, and briefly after a restore or a fresh start.
+ * restores or waits for the network, and after a restore or a fresh start; its buttons are ordinary
+ * buttons, reachable with Tab.
  */
 export function mountBanner(client: StasisClient, options: BannerOptions = {}): () => void {
   const texts = { ...DEFAULT_TEXTS, ...options.texts };
@@ -56,54 +78,64 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
   root.setAttribute('role', 'status');
   root.setAttribute('aria-live', 'polite');
   root.hidden = true;
+  root.dataset.state = 'hidden';
   const text = document.createElement('span');
-  const action = document.createElement('button');
-  action.type = 'button';
-  root.append(text, action);
+  const buttons = [document.createElement('button'), document.createElement('button')];
+  const handlers: Array<(() => void) | undefined> = [undefined, undefined];
+  buttons.forEach((button, i) => {
+    button.type = 'button';
+    button.hidden = true;
+    button.addEventListener('click', () => handlers[i]?.());
+  });
+  root.append(text, ...buttons);
   document.body.append(root);
   let noteTimer: ReturnType<typeof setTimeout> | undefined;
-  let onAction: (() => void) | undefined;
-  action.addEventListener('click', () => onAction?.());
 
-  const show = (message: string, tone: 'info' | 'warn' | 'ok' | 'error', state: string, button?: [string, () => void]) => {
+  const hide = () => {
+    clearTimeout(noteTimer);
+    root.hidden = true;
+    root.dataset.state = 'hidden';
+  };
+  const show = (state: BannerState, message: string, tone: 'info' | 'warn' | 'ok' | 'error', actions: Action[] = []) => {
     clearTimeout(noteTimer);
     text.textContent = message;
     root.dataset.tone = tone;
     root.dataset.state = state;
-    action.hidden = !button;
-    if (button) [action.textContent, onAction] = button;
+    buttons.forEach((button, i) => {
+      const action = actions[i];
+      button.hidden = !action;
+      if (action) [button.textContent, handlers[i]] = action;
+    });
     root.hidden = false;
   };
-  const hide = () => {
-    root.hidden = true;
-    root.dataset.state = 'hidden';
-  };
-  const note = (...args: Parameters<typeof show>) => {
-    show(...args);
-    noteTimer = setTimeout(hide, noteMs);
-  };
+  const resumeNow: Action = [texts.resumeNow, () => void client.debug.resume()];
+  const transient: readonly string[] = ['hibernating', 'hibernated', 'idle', 'pending', 'resuming', 'offline', 'unreachable', 'busy'];
 
   const listeners = [
     client.on('statuschange', () => {
-      const { state, online } = client.status;
-      if (state === 'hibernating') show(texts.hibernating, 'info', 'hibernating');
-      else if (state === 'hibernated') show(texts.hibernated, 'info', 'hibernated');
-      else if (state === 'resuming') show(texts.resuming, 'info', 'resuming');
+      const { state, online, idle, lastOutcome } = client.status;
+      if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
+      else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', idle ? texts.idle : texts.hibernated, 'info', idle ? [resumeNow] : []);
+      else if (state === 'pending') show('pending', texts.pending, 'warn');
+      else if (state === 'resuming') show('resuming', texts.resuming, 'info');
       else if (state === 'waiting') {
-        const why = !online ? 'offline' : client.status.lastOutcome === 'rate-limited' ? 'busy' : 'unreachable';
-        show(texts[why], 'warn', why, [
-          texts.retry,
-          () => void client.debug.resume(),
-        ]);
-      } else if (state === 'live' && ['hibernating', 'hibernated', 'resuming', 'unreachable', 'offline', 'busy'].includes(root.dataset.state ?? '')) {
-        hide(); // a hibernate that found nothing to do, or an outcome event below replaces this
+        const why = !online ? 'offline' : lastOutcome === 'rate-limited' ? 'busy' : 'unreachable';
+        show(why, texts[why], 'warn', [resumeNow]);
+      } else if (state === 'live' && transient.includes(root.dataset.state ?? '')) {
+        hide(); // a hibernate that found nothing to do; outcome events below replace this
       }
     }),
-    client.on('resumed', () => note(texts.restored, 'ok', 'restored')),
-    client.on('reset', () => note(texts.reset, 'info', 'reset', [texts.dismiss, hide])),
+    client.on('resumed', () => {
+      show('restored', texts.restored, 'ok');
+      noteTimer = setTimeout(hide, noteMs);
+    }),
+    client.on('reset', () => show('reset', texts.reset, 'info', [[texts.dismiss, hide]])),
     client.on('failed', (event: StasisEvent) => {
       if (event.detail.phase !== 'resume') return;
-      show(texts.failed.replace('{code}', event.code), 'error', 'failed', [texts.dismiss, hide]);
+      show('failed', texts.failed.replace('{code}', event.code), 'error', [
+        [texts.reload, () => location.reload()],
+        [texts.dismiss, hide],
+      ]);
     }),
   ];
   return () => {

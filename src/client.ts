@@ -1,10 +1,19 @@
-import { openCustody, type CustodyChoice } from './custody/open-custody.js';
-import { StasisEvent, type CustodyKind, type StasisEventDetail, type StasisEventType, type StasisState, type StasisStatus } from './events.js';
+import { openCustody } from './custody/open-custody.js';
+import {
+  StasisEvent,
+  type CustodyKind,
+  type StasisEventDetail,
+  type StasisEventType,
+  type StasisState,
+  type StasisStatus,
+} from './events.js';
 import { watchLifecycle, type SignalContext } from './lifecycle.js';
 import { defaultPolicy, type Policy } from './policy.js';
 import { DEFAULT_ENDPOINT, isFinal, type Outcome } from './protocol/index.js';
 import type { CustodyApi, HibernateResult, ResumeResult } from './protocol/custody.js';
-import { SessionIdStore } from './session-id.js';
+import { SessionIdStore, newSessionId } from './session-id.js';
+import { TabClaim } from './tab-claim.js';
+import { watchIdle } from './idle.js';
 
 export interface StasisOptions {
   /** Where the server's Stasis endpoints are mounted. Default "/stasis". */
@@ -17,9 +26,19 @@ export interface StasisOptions {
   maxRetryDelayMs?: number;
   /** When to hibernate and resume. Default: hibernate on hide, resume on show/online/pageshow/load. */
   policy?: Policy;
+  /**
+   * A tab that starts without a session of its own (the browser was killed, the site reopened) takes over
+   * the newest blob that no live tab claims: `auto` (default), `ask` (an `orphan` event; call `adopt`), `never`.
+   */
+  orphans?: 'auto' | 'ask' | 'never';
+  /** Hibernate a visible page after this many minutes without input; 0 turns it off (default). */
+  idleMinutes?: number;
 }
 
 type Listener = (event: StasisEvent) => void;
+
+/** How long a reloaded tab waits for its previous document to let go of the sid before calling itself a duplicate. */
+const RECLAIM_WAIT_MS = 1500;
 
 /**
  * The page side of Stasis: a small state machine that turns lifecycle signals into hibernate and resume
@@ -29,20 +48,24 @@ export class StasisClient extends EventTarget {
   readonly endpoint: string;
   readonly #options: Required<Omit<StasisOptions, 'endpoint'>>;
   readonly #ids: SessionIdStore;
+  readonly #claim = new TabClaim();
   #sid: string;
   #state: StasisState = 'starting';
   #gen: number | undefined;
-  #custody: Promise<CustodyChoice> | undefined;
+  #booted: Promise<CustodyApi> | undefined;
   /** The custody once chosen: lets the hide path post its message synchronously, before any await. */
-  #resolvedCustody: CustodyApi | undefined;
+  #custody: CustodyApi | undefined;
   #custodyKind: CustodyKind = 'none';
   #intent: 'here' | 'away' = 'here';
+  #idle = false;
+  /** Why the first `ready` happens, when it is not a plain new session or a resume. */
+  #startReason: 'duplicate' | 'adopted' | undefined;
   #lastOutcome: Outcome | 'none' | undefined;
   #lastMessage: string | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryCount = 0;
   #resuming = false;
-  #stopWatching: (() => void) | undefined;
+  #stop: Array<() => void> = [];
   #firstReady: Promise<StasisStatus>;
   #resolveFirstReady!: (status: StasisStatus) => void;
 
@@ -54,13 +77,16 @@ export class StasisClient extends EventTarget {
       callTimeoutMs: options.callTimeoutMs ?? 10_000,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
       policy: options.policy ?? defaultPolicy,
+      orphans: options.orphans ?? 'auto',
+      idleMinutes: options.idleMinutes ?? 0,
     };
     this.#ids = new SessionIdStore(`stasis:sid:${this.endpoint}`);
-    this.#sid = this.#ids.current();
+    // Provisional until start() has claimed it (it may turn out to be a duplicated tab's).
+    this.#sid = this.#ids.stored() ?? newSessionId();
     this.#firstReady = new Promise((resolve) => (this.#resolveFirstReady = resolve));
   }
 
-  /** The tab's session id: pass it to your live channel (e.g. `?sid=`). */
+  /** The tab's session id: pass it to your live channel (e.g. `?sid=`) once `ready` has fired. */
   get sid(): string {
     return this.#sid;
   }
@@ -74,6 +100,7 @@ export class StasisClient extends EventTarget {
       online: typeof navigator === 'undefined' ? true : navigator.onLine,
       lastOutcome: this.#lastOutcome,
       lastMessage: this.#lastMessage,
+      idle: this.#idle,
     };
   }
 
@@ -84,8 +111,16 @@ export class StasisClient extends EventTarget {
 
   /** Starts watching the page and resumes a stored session if there is one. Idempotent. */
   start(): Promise<StasisStatus> {
-    if (!this.#stopWatching) {
-      this.#stopWatching = watchLifecycle((context) => this.#onSignal(context));
+    if (!this.#stop.length) {
+      this.#stop.push(watchLifecycle((context) => this.#onSignal(context)));
+      if (this.#options.idleMinutes > 0) {
+        this.#stop.push(
+          watchIdle(this.#options.idleMinutes * 60_000, {
+            idle: () => this.#onIdle(),
+            active: () => this.#onActive(),
+          }),
+        );
+      }
       const visible = document.visibilityState === 'visible';
       this.#onSignal({ signal: 'load', persisted: false, visible });
       if (!visible) this.#intent = 'away'; // loaded in the background: resume when first shown
@@ -94,9 +129,9 @@ export class StasisClient extends EventTarget {
   }
 
   stop(): void {
-    this.#stopWatching?.();
-    this.#stopWatching = undefined;
+    for (const stop of this.#stop.splice(0)) stop();
     clearTimeout(this.#retryTimer);
+    this.#claim.release();
   }
 
   /** `addEventListener` with the event type checked; returns a function that removes the listener. */
@@ -104,6 +139,22 @@ export class StasisClient extends EventTarget {
     const fn = (event: Event) => listener(event as StasisEvent);
     this.addEventListener(type, fn);
     return () => this.removeEventListener(type, fn);
+  }
+
+  /**
+   * Takes over the session another, closed tab left behind (after an `orphan` event, or any sid from
+   * `orphans`). The current session of this tab is left to the server's retention window.
+   */
+  async adopt(sid: string): Promise<boolean> {
+    await this.#boot();
+    if (!(await this.#claim.claim(sid))) return false;
+    this.#sid = this.#ids.set(sid);
+    this.#gen = undefined;
+    this.#startReason = 'adopted';
+    this.#intent = 'here';
+    this.#setState('hibernated');
+    await this.#resume();
+    return true;
   }
 
   /** Developer helpers: run a real cycle from the console, whatever the page's visibility. */
@@ -114,29 +165,103 @@ export class StasisClient extends EventTarget {
     },
     resume: () => {
       this.#intent = 'here';
+      this.#idle = false;
       return this.#resume();
     },
-    peek: async () => (await this.#api()).peek(this.#sid),
+    peek: async () => (await this.#boot()).peek(this.#sid),
   };
 
   #onSignal(context: SignalContext): void {
+    if (context.signal === 'pagehide') this.#claim.release(); // leaving (or entering bfcache): let the sid go
+    if (context.signal === 'pageshow' && context.persisted) void this.#reclaimAfterBfcache();
     if (context.signal === 'offline' || context.signal === 'online') this.#setState(this.#state); // banner text
+    if (context.signal === 'online' && this.#state === 'pending') void this.#retryPending();
     const action = this.#options.policy(context);
     if (action === 'hibernate') {
       if (this.#intent === 'away') return; // hidden + pagehide + freeze: one hibernate
       this.#intent = 'away';
+      this.#idle = false;
       clearTimeout(this.#retryTimer);
       void this.#hibernate();
     } else if (action === 'resume') {
       // load + pageshow + visible can arrive together: one resume at a time is enough.
       if (this.#intent === 'here' && (this.#resuming || !this.#mayNeedResume())) return;
       this.#intent = 'here';
+      this.#idle = false;
       void this.#resume();
     }
   }
 
+  #onIdle(): void {
+    if (this.#intent === 'away' || this.#state !== 'live' || document.visibilityState !== 'visible') return;
+    this.#intent = 'away';
+    this.#idle = true;
+    void this.#hibernate();
+  }
+
+  #onActive(): void {
+    if (!this.#idle || this.#intent === 'here') return;
+    this.#intent = 'here';
+    this.#idle = false;
+    void this.#resume();
+  }
+
   #mayNeedResume(): boolean {
-    return this.#state === 'starting' || this.#state === 'hibernated' || this.#state === 'waiting' || this.#state === 'hibernating';
+    const s = this.#state;
+    return s === 'starting' || s === 'hibernated' || s === 'waiting' || s === 'hibernating' || s === 'pending';
+  }
+
+  /**
+   * Chooses the custody and settles which session this tab has: its own (reload), a new one (new tab, or a
+   * duplicated tab whose original still holds the sid), or an orphan's (the browser was killed).
+   */
+  #boot(): Promise<CustodyApi> {
+    this.#booted ??= (async () => {
+      const choice = await openCustody(this.#options.serviceWorker || undefined, this.#options.callTimeoutMs);
+      this.#custody = choice.api;
+      this.#custodyKind = choice.kind;
+      if (choice.fallbackReason) this.#lastMessage = `blobs kept by the ${choice.kind}: ${choice.fallbackReason}`;
+      // Ask the browser not to evict our storage under pressure (granted by heuristics; harmless if refused).
+      if (choice.kind !== 'memory') void navigator.storage?.persist?.().catch(() => false);
+      const own = this.#ids.stored();
+      if (own && (await this.#claim.claim(own, RECLAIM_WAIT_MS))) {
+        this.#sid = own;
+      } else {
+        if (own) this.#startReason = 'duplicate'; // the original tab still holds it: start our own session
+        this.#sid = this.#ids.renew();
+        await this.#claim.claim(this.#sid);
+        if (!own) await this.#recoverOrphan(choice.api);
+      }
+      return choice.api;
+    })();
+    return this.#booted;
+  }
+
+  async #recoverOrphan(api: CustodyApi): Promise<void> {
+    if (this.#options.orphans === 'never') return;
+    const candidates = await api.orphans(this.endpoint).catch(() => []);
+    for (const orphan of candidates) {
+      if (orphan.sid === this.#sid) continue;
+      if (this.#options.orphans === 'ask') {
+        if (!(await this.#claim.isFree(orphan.sid))) continue;
+        this.#emit('orphan', 'none', { orphan: { sid: orphan.sid, gen: orphan.gen, storedAt: orphan.storedAt } });
+        return;
+      }
+      if (await this.#claim.claim(orphan.sid)) {
+        this.#sid = this.#ids.set(orphan.sid);
+        this.#startReason = 'adopted';
+        return;
+      }
+    }
+  }
+
+  async #reclaimAfterBfcache(): Promise<void> {
+    if (await this.#claim.claim(this.#sid)) return;
+    // Another tab took this sid while we were in the back/forward cache: continue under a new one.
+    this.#sid = this.#ids.renew();
+    this.#gen = undefined;
+    await this.#claim.claim(this.#sid);
+    this.#ready('duplicate');
   }
 
   async #hibernate(): Promise<void> {
@@ -145,24 +270,44 @@ export class StasisClient extends EventTarget {
     const sid = this.#sid;
     this.#setState('hibernating');
     this.#emit('hibernating', 'pending', { phase: 'hibernate' });
-    // When custody is ready this sends synchronously: the page may be frozen right after this line.
-    const custody = this.#resolvedCustody;
+    // When custody is ready this posts synchronously: the page may be frozen right after this line.
     const request = { endpoint: this.endpoint, sid };
-    const result: HibernateResult = await (custody ? custody.hibernate(request) : this.#api().then((api) => api.hibernate(request))).catch(
+    const custody = this.#custody;
+    const result: HibernateResult = await (custody ? custody.hibernate(request) : this.#boot().then((api) => api.hibernate(request))).catch(
       unexpected,
     );
     if (sid !== this.#sid) return;
     this.#record(result.outcome, result.message);
+    if (result.storage === 'memory') this.#custodyKind = 'memory';
     if (result.outcome === 'ok') {
       this.#gen = result.gen;
       if (this.#state === 'hibernating') this.#setState('hibernated');
       this.#emit('hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
       return;
     }
+    if (result.pending && this.#state === 'hibernating') {
+      // Offline: the session is still live on the server; hand it over when the network returns.
+      this.#setState('pending');
+      this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
+      return;
+    }
     // Nothing was stored; the server session (if any) is still live.
     if (this.#state === 'hibernating') this.#setState('live');
-    if (result.outcome !== 'no-session') {
-      this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
+    if (result.outcome !== 'no-session') this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
+  }
+
+  async #retryPending(): Promise<void> {
+    if (this.#intent !== 'away') return;
+    const api = await this.#boot();
+    const sid = this.#sid;
+    await api.flushPending().catch(() => 0);
+    if (sid !== this.#sid || this.#intent !== 'away' || this.#state !== 'pending') return;
+    const stored = await api.peek(sid).catch(() => undefined);
+    if (stored) {
+      this.#gen = stored.gen;
+      this.#record('ok', undefined);
+      this.#setState('hibernated');
+      this.#emit('hibernated', 'ok', { phase: 'hibernate', gen: stored.gen, bytes: stored.bytes });
     }
   }
 
@@ -177,8 +322,8 @@ export class StasisClient extends EventTarget {
 
   async #resumeOnce(): Promise<void> {
     clearTimeout(this.#retryTimer);
+    const api = await this.#boot();
     const sid = this.#sid;
-    const api = await this.#api();
     const stored =
       this.#state === 'hibernated' ||
       this.#state === 'waiting' ||
@@ -193,13 +338,13 @@ export class StasisClient extends EventTarget {
     this.#record(result.outcome, result.message);
     if (result.outcome === 'none') {
       this.#setState('live');
-      this.#ready(this.#gen === undefined ? 'new' : 'live');
+      this.#ready(this.#startReason ?? (this.#gen === undefined ? 'new' : 'live'));
     } else if (result.outcome === 'ok') {
       this.#retryCount = 0;
       this.#gen = result.gen;
       this.#setState('live');
       this.#emit('resumed', 'ok', { phase: 'resume', gen: result.gen });
-      this.#ready('resumed');
+      this.#ready(this.#startReason === 'adopted' ? 'adopted' : 'resumed');
     } else if (!isFinal(result.outcome)) {
       this.#setState('waiting');
       this.#scheduleRetry();
@@ -207,11 +352,13 @@ export class StasisClient extends EventTarget {
       // The blob is gone for good: start a new session under a new id, so no two tabs ever share one.
       this.#sid = this.#ids.renew();
       this.#gen = undefined;
+      await this.#claim.claim(this.#sid);
       this.#setState('live');
       const graceful = result.outcome === 'schema-reset';
       this.#emit(graceful ? 'reset' : 'failed', result.outcome, { phase: 'resume', message: result.message });
       this.#ready(graceful ? 'reset' : 'failed');
     }
+    this.#startReason = undefined;
   }
 
   #scheduleRetry(): void {
@@ -221,16 +368,6 @@ export class StasisClient extends EventTarget {
     this.#retryTimer = setTimeout(() => {
       if (this.#intent === 'here' && this.#state === 'waiting') void this.#resume();
     }, delay);
-  }
-
-  #api(): Promise<CustodyApi> {
-    this.#custody ??= openCustody(this.#options.serviceWorker || undefined, this.#options.callTimeoutMs).then((choice) => {
-      this.#custodyKind = choice.kind;
-      this.#resolvedCustody = choice.api;
-      if (choice.fallbackReason) this.#lastMessage = `blobs kept by the page: ${choice.fallbackReason}`;
-      return choice;
-    });
-    return this.#custody.then((choice) => choice.api);
   }
 
   #ready(reason: NonNullable<StasisEventDetail['reason']>): void {

@@ -1,9 +1,13 @@
 import type { Outcome } from './protocol/index.js';
 
-/** Where the client is. `waiting`: a resume could not reach the server; the blob is kept and retried. */
-export type StasisState = 'starting' | 'live' | 'hibernating' | 'hibernated' | 'resuming' | 'waiting';
+/**
+ * Where the client is. `waiting`: a resume could not reach the server; the blob is kept and retried.
+ * `pending`: a hibernate could not reach the server; it is retried when the network returns.
+ */
+export type StasisState = 'starting' | 'live' | 'hibernating' | 'hibernated' | 'resuming' | 'waiting' | 'pending';
 
-export type CustodyKind = 'service-worker' | 'page' | 'none';
+/** Who keeps the blobs: the service worker, the page over IndexedDB, or (last resort) the page's memory. */
+export type CustodyKind = 'service-worker' | 'page' | 'memory' | 'none';
 
 export interface StasisStatus {
   state: StasisState;
@@ -15,6 +19,8 @@ export interface StasisStatus {
   /** The last hibernate/resume outcome, `none` when there was nothing to resume. */
   lastOutcome: Outcome | 'none' | undefined;
   lastMessage: string | undefined;
+  /** The last hibernate was started by idleness, not by hiding. */
+  idle: boolean;
 }
 
 export type StasisEventType =
@@ -25,6 +31,7 @@ export type StasisEventType =
   | 'reset'
   | 'failed'
   | 'ready'
+  | 'orphan'
   | 'statuschange';
 
 export interface StasisEventDetail {
@@ -33,7 +40,9 @@ export interface StasisEventDetail {
   /** hibernate or resume: which operation this is about. */
   phase?: 'hibernate' | 'resume';
   /** `ready`: why the session is usable now. */
-  reason?: 'new' | 'resumed' | 'reset' | 'failed' | 'live';
+  reason?: 'new' | 'resumed' | 'reset' | 'failed' | 'live' | 'duplicate' | 'adopted';
+  /** `orphan` (policy `ask`): the blob another, closed tab left behind; call `Stasis.adopt(sid)` to resume it. */
+  orphan?: { sid: string; gen: number; storedAt: number };
   message?: string;
   bytes?: number;
   status: StasisStatus;

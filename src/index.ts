@@ -3,7 +3,7 @@ import { mountBanner, type BannerOptions } from './banner.js';
 import { StasisClient, type StasisOptions } from './client.js';
 
 export { StasisClient, type StasisOptions } from './client.js';
-export { mountBanner, DEFAULT_TEXTS, type BannerOptions, type BannerTexts } from './banner.js';
+export { mountBanner, DEFAULT_TEXTS, type BannerOptions, type BannerTexts, type BannerState } from './banner.js';
 export { StasisEvent, type StasisEventType, type StasisEventDetail, type StasisState, type StasisStatus, type CustodyKind } from './events.js';
 export { defaultPolicy, type Policy, type PolicyAction } from './policy.js';
 export type { LifecycleSignal, SignalContext } from './lifecycle.js';

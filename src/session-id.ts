@@ -13,9 +13,18 @@ export class SessionIdStore {
     return this.renew();
   }
 
+  /** The id this tab already had (reload, discarded tab, duplicated tab), if any. */
+  stored(): string | undefined {
+    return this.#read();
+  }
+
   /** A fresh id (after a failed resume, so two tabs never share one). */
   renew(): string {
-    const sid = newSessionId();
+    return this.set(newSessionId());
+  }
+
+  /** Makes `sid` this tab's id (an adopted orphan). */
+  set(sid: string): string {
     this.#memory = sid;
     try {
       sessionStorage.setItem(this.storageKey, sid);

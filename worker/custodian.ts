@@ -13,11 +13,13 @@ import type {
   ResumeResult,
   StoredBlobInfo,
 } from '../src/protocol/custody.js';
-import type { Vault, VaultRecord } from './vault.js';
+import type { BlobStore, VaultRecord } from './vault.js';
 
 export interface CustodianOptions {
   /** Opens the vault; called lazily and again after a failure. */
-  openVault: () => Promise<Vault>;
+  openVault: () => Promise<BlobStore>;
+  /** Called when a hibernate could not reach the server and was recorded as pending (e.g. to register a Background Sync). */
+  onPending?: () => void;
   fetch?: typeof fetch;
   /** Page fallback: let the hibernate request outlive the page (64 KiB budget; the request body is tiny). */
   keepalive?: boolean;
@@ -31,7 +33,7 @@ export interface CustodianOptions {
  */
 export class Custodian implements CustodyApi {
   readonly #chains = new Map<string, Promise<unknown>>();
-  #vault: Promise<Vault> | undefined;
+  #vault: Promise<BlobStore> | undefined;
   /** Blobs the vault refused to store (quota, broken storage): held for this worker's lifetime. */
   readonly #unstored = new Map<string, VaultRecord>();
   readonly #fetch: typeof fetch;
@@ -45,41 +47,55 @@ export class Custodian implements CustodyApi {
   hibernate(request: CustodyRequest): Promise<HibernateResult> {
     return this.#serialize(request.sid, async () => {
       // Open storage first: if it is broken, do not ask the server to give up the session.
-      let vault: Vault;
+      let vault: BlobStore;
       try {
         vault = await this.#openVault();
       } catch (error) {
         return { outcome: 'unavailable', message: `Blob storage is unavailable: ${describe(error)}` };
       }
-      const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, { sid: request.sid }, true);
-      if (answer.outcome !== 'ok') return { outcome: answer.outcome, message: answer.message };
-      const header = readBlobHeader(answer.blob);
-      if (!header || header.sid !== request.sid) {
-        return { outcome: 'malformed', message: 'The server answered without a blob for this session.' };
-      }
-      const record: VaultRecord = {
-        sid: request.sid,
-        blob: answer.blob,
-        gen: header.gen,
-        exp: header.exp,
-        storedAt: this.#now(),
-        endpoint: request.endpoint,
-      };
-      try {
-        await vault.put(record);
-        this.#unstored.delete(request.sid);
-      } catch (error) {
-        // The server has already let the session go: keep the blob in memory rather than drop it.
-        this.#unstored.set(request.sid, record);
-        return { outcome: 'ok', gen: header.gen, exp: header.exp, bytes: answer.blob.length, message: `Kept in memory only: ${describe(error)}` };
-      }
-      return { outcome: 'ok', gen: header.gen, exp: header.exp, bytes: answer.blob.length };
+      return this.#hibernateNow(request, vault);
     });
+  }
+
+  async #hibernateNow(request: CustodyRequest, vault: BlobStore): Promise<HibernateResult> {
+    const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, { sid: request.sid }, true);
+    if (answer.outcome === 'unavailable') {
+      // Offline or server down: the session is still live there. Remember to hand it over later.
+      await vault.putPending({ sid: request.sid, endpoint: request.endpoint, since: this.#now() }).catch(() => undefined);
+      this.options.onPending?.();
+      return { outcome: 'unavailable', message: answer.message, pending: true };
+    }
+    await vault.deletePending(request.sid).catch(() => undefined);
+    if (answer.outcome !== 'ok') return { outcome: answer.outcome, message: answer.message };
+    const header = readBlobHeader(answer.blob);
+    if (!header || header.sid !== request.sid) {
+      return { outcome: 'malformed', message: 'The server answered without a blob for this session.' };
+    }
+    const record: VaultRecord = {
+      sid: request.sid,
+      blob: answer.blob,
+      gen: header.gen,
+      exp: header.exp,
+      storedAt: this.#now(),
+      endpoint: request.endpoint,
+    };
+    const stored = { outcome: 'ok' as const, gen: header.gen, exp: header.exp, bytes: answer.blob.length };
+    try {
+      await vault.put(record);
+      this.#unstored.delete(request.sid);
+      return { ...stored, storage: 'disk' };
+    } catch (error) {
+      // The server has already let the session go: keep the blob in memory rather than drop it.
+      this.#unstored.set(request.sid, record);
+      return { ...stored, storage: 'memory', message: `Kept in memory only: ${describe(error)}` };
+    }
   }
 
   resume(request: CustodyRequest): Promise<ResumeResult> {
     return this.#serialize(request.sid, async () => {
       const vault = await this.#openVault();
+      // The tab is back before a pending hibernate went through: the session never left the server.
+      await vault.deletePending(request.sid);
       const record = this.#unstored.get(request.sid) ?? (await vault.get(request.sid));
       if (!record) return { outcome: 'none' };
       const forget = async () => {
@@ -111,6 +127,33 @@ export class Custodian implements CustodyApi {
     });
   }
 
+  /** Unclaimed-looking blobs of `endpoint`, newest first (the page decides which tab is gone, by Web Locks). */
+  async orphans(endpoint: string): Promise<StoredBlobInfo[]> {
+    const now = this.#now() / 1000;
+    const records = [...this.#unstored.values(), ...(await (await this.#openVault()).list())];
+    return records
+      .filter((r) => r.endpoint === endpoint && r.exp > now)
+      .sort((a, b) => b.storedAt - a.storedAt)
+      .map((r) => ({ sid: r.sid, gen: r.gen, exp: r.exp, storedAt: r.storedAt, bytes: r.blob.length }));
+  }
+
+  /**
+   * Retries hibernates that could not reach the server. Each one re-checks, in its sid's turn, that it is
+   * still pending: a tab that came back meanwhile has cancelled it by resuming.
+   */
+  async flushPending(): Promise<number> {
+    const vault = await this.#openVault();
+    let stored = 0;
+    for (const pending of await vault.listPending()) {
+      const result = await this.#serialize(pending.sid, async () => {
+        if (!(await vault.listPending()).some((p: { sid: string }) => p.sid === pending.sid)) return undefined;
+        return this.#hibernateNow(pending, vault);
+      });
+      if (result?.outcome === 'ok') stored++;
+    }
+    return stored;
+  }
+
   async purgeExpired(): Promise<number> {
     return (await this.#openVault()).purgeExpired(this.#now() / 1000);
   }
@@ -126,7 +169,7 @@ export class Custodian implements CustodyApi {
     return next;
   }
 
-  #openVault(): Promise<Vault> {
+  #openVault(): Promise<BlobStore> {
     const opening = (this.#vault ??= this.options.openVault().then(
       (vault) => {
         // A connection closed by the browser (or by a newer version elsewhere) is reopened on next use.

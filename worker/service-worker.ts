@@ -12,12 +12,36 @@ interface ExtendableMessageEvent extends ExtendableEvent {
   readonly data: unknown;
   readonly ports: readonly MessagePort[];
 }
+interface SyncEvent extends ExtendableEvent {
+  readonly tag: string;
+}
+interface FetchEvent extends ExtendableEvent {
+  readonly request: Request;
+  respondWith(response: Promise<Response>): void;
+}
 export interface ServiceWorkerScope {
   addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void;
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
+  addEventListener(type: 'sync', listener: (event: SyncEvent) => void): void;
+  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void;
   skipWaiting(): Promise<void>;
   clients: { claim(): Promise<void> };
+  registration: { sync?: { register(tag: string): Promise<void> } };
+  location: { href: string; origin: string };
+  caches: CacheStorage;
 }
+
+export interface StasisWorkerOptions {
+  /**
+   * App-shell URLs to precache, so a tab opened offline still renders and can say "offline, your session
+   * is safe". Navigations and these URLs are then served network-first, from the cache when offline.
+   * Default: the `shell` query parameter of the worker's own URL (comma-separated), else none.
+   */
+  shell?: string[];
+}
+
+const SYNC_TAG = 'stasis-pending';
+const SHELL_CACHE = 'stasis-shell-v1';
 
 /** A browser caps one event at 5 minutes; a call that outlives this is abandoned. */
 const CALL_LIFETIME_MS = 4 * 60 * 1000;
@@ -30,11 +54,24 @@ const CALL_LIFETIME_MS = 4 * 60 * 1000;
  * on it. The message event's `waitUntil` covers that call, so the worker stays alive until the blob is on
  * disk even if the page was frozen or closed right after sending.
  */
-export function installStasisWorker(scope: ServiceWorkerScope, custodian: Custodian = defaultCustodian()): void {
-  scope.addEventListener('install', () => void scope.skipWaiting());
-  scope.addEventListener('activate', (event) => {
-    event.waitUntil(Promise.all([scope.clients.claim(), custodian.purgeExpired().catch(() => 0)]));
+export function installStasisWorker(
+  scope: ServiceWorkerScope,
+  options: StasisWorkerOptions = {},
+  custodian: Custodian = defaultCustodian(scope),
+): void {
+  const shell = options.shell ?? shellFromUrl(scope.location.href);
+  scope.addEventListener('install', (event) => {
+    void scope.skipWaiting();
+    if (shell.length) event.waitUntil(scope.caches.open(SHELL_CACHE).then((cache) => cache.addAll(shell)).catch(() => undefined));
   });
+  scope.addEventListener('activate', (event) => {
+    event.waitUntil(Promise.all([scope.clients.claim(), custodian.purgeExpired().catch(() => 0), custodian.flushPending().catch(() => 0)]));
+  });
+  // Background Sync (Chromium): hand over sessions whose hibernate was attempted offline.
+  scope.addEventListener('sync', (event) => {
+    if (event.tag === SYNC_TAG) event.waitUntil(custodian.flushPending());
+  });
+  if (shell.length) installShellCache(scope, shell);
   scope.addEventListener('message', (event) => {
     if (!isConnectMessage(event.data)) return;
     const port = event.ports[0];
@@ -59,9 +96,46 @@ function oneCall(custodian: CustodyApi, finished: () => void): CustodyApi {
     hibernate: (request) => track(custodian.hibernate(request)),
     resume: (request) => track(custodian.resume(request)),
     peek: (sid) => track(custodian.peek(sid)),
+    orphans: (endpoint) => track(custodian.orphans(endpoint)),
+    flushPending: () => track(custodian.flushPending()),
   };
 }
 
-function defaultCustodian(): Custodian {
-  return new Custodian({ openVault: () => Vault.open() });
+function defaultCustodian(scope: ServiceWorkerScope): Custodian {
+  return new Custodian({
+    openVault: () => Vault.open(),
+    onPending: () => void scope.registration.sync?.register(SYNC_TAG).catch(() => undefined),
+  });
+}
+
+function shellFromUrl(href: string): string[] {
+  const list = new URL(href).searchParams.get('shell');
+  return list ? list.split(',').map((url) => url.trim()).filter(Boolean) : [];
+}
+
+/** Network first for navigations and shell URLs; the cached copy when the network fails. */
+function installShellCache(scope: ServiceWorkerScope, shell: string[]): void {
+  const paths = new Set(shell.map((url) => new URL(url, scope.location.href).pathname));
+  scope.addEventListener('fetch', (event) => {
+    const { request } = event;
+    const url = new URL(request.url);
+    if (request.method !== 'GET' || url.origin !== scope.location.origin) return;
+    if (request.mode !== 'navigate' && !paths.has(url.pathname)) return;
+    event.respondWith(
+      fetch(request)
+        .then((response) => {
+          if (response.ok && paths.has(url.pathname)) {
+            const copy = response.clone();
+            event.waitUntil(scope.caches.open(SHELL_CACHE).then((cache) => cache.put(url.pathname, copy)));
+          }
+          return response;
+        })
+        .catch(async (error: unknown) => {
+          const cache = await scope.caches.open(SHELL_CACHE);
+          const cached = (await cache.match(url.pathname)) ?? (request.mode === 'navigate' ? await cache.match('/') : undefined);
+          if (cached) return cached;
+          throw error;
+        }),
+    );
+  });
 }

@@ -12,15 +12,39 @@ export interface VaultRecord {
   endpoint: string;
 }
 
+/** A hibernate that could not reach the server (offline): retried on `sync`, `online` or the next visit. */
+export interface PendingHibernate {
+  sid: string;
+  endpoint: string;
+  since: number;
+}
+
+/** What the custodian needs from storage: IndexedDB in practice, memory as the last fallback. */
+export interface BlobStore {
+  put(record: VaultRecord): Promise<void>;
+  get(sid: string): Promise<VaultRecord | undefined>;
+  delete(sid: string): Promise<void>;
+  /** Every record (any endpoint), newest first. */
+  list(): Promise<VaultRecord[]>;
+  purgeExpired(nowSeconds?: number): Promise<number>;
+  putPending(pending: PendingHibernate): Promise<void>;
+  deletePending(sid: string): Promise<void>;
+  listPending(): Promise<PendingHibernate[]>;
+  /** Called once when the store can no longer be used (connection closed); open a new one then. */
+  onClose(listener: () => void): void;
+  close(): void;
+}
+
 interface VaultSchema extends DBSchema {
   blobs: { key: string; value: VaultRecord; indexes: { exp: number } };
+  pending: { key: string; value: PendingHibernate };
 }
 
 export const VAULT_DB = 'stasis-vault';
-const VERSION = 1;
+const VERSION = 2;
 
 /** Blob storage in IndexedDB, keyed by sid. The same code runs in the service worker and, as a fallback, in the page. */
-export class Vault {
+export class Vault implements BlobStore {
   readonly #closeListeners = new Set<() => void>();
   #closed = false;
 
@@ -29,9 +53,9 @@ export class Vault {
   static async open(name = VAULT_DB): Promise<Vault> {
     let vault: Vault | undefined;
     const db = await openDB<VaultSchema>(name, VERSION, {
-      upgrade(db) {
-        const store = db.createObjectStore('blobs', { keyPath: 'sid' });
-        store.createIndex('exp', 'exp');
+      upgrade(db, oldVersion) {
+        if (oldVersion < 1) db.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
+        if (oldVersion < 2) db.createObjectStore('pending', { keyPath: 'sid' });
       },
       // Another context wants a newer version: step aside instead of blocking it.
       blocking: () => vault?.close(),
@@ -42,7 +66,6 @@ export class Vault {
     return vault;
   }
 
-  /** Called once when this connection is closed, by us or by the browser; open a new Vault then. */
   onClose(listener: () => void): void {
     if (this.#closed) listener();
     else this.#closeListeners.add(listener);
@@ -50,8 +73,8 @@ export class Vault {
 
   /** Writes with durability 'strict': the blob is on disk when this resolves (Chrome's default is 'relaxed'). */
   async put(record: VaultRecord): Promise<void> {
-    const tx = this.db.transaction('blobs', 'readwrite', { durability: 'strict' });
-    await Promise.all([tx.store.put(record), tx.done]);
+    const tx = this.db.transaction(['blobs', 'pending'], 'readwrite', { durability: 'strict' });
+    await Promise.all([tx.objectStore('blobs').put(record), tx.objectStore('pending').delete(record.sid), tx.done]);
   }
 
   get(sid: string): Promise<VaultRecord | undefined> {
@@ -61,6 +84,10 @@ export class Vault {
   async delete(sid: string): Promise<void> {
     const tx = this.db.transaction('blobs', 'readwrite', { durability: 'strict' });
     await Promise.all([tx.store.delete(sid), tx.done]);
+  }
+
+  async list(): Promise<VaultRecord[]> {
+    return (await this.db.getAll('blobs')).sort((a, b) => b.storedAt - a.storedAt);
   }
 
   /** Deletes blobs whose expiry has passed; returns how many. */
@@ -75,6 +102,18 @@ export class Vault {
     return count;
   }
 
+  async putPending(pending: PendingHibernate): Promise<void> {
+    await this.db.put('pending', pending);
+  }
+
+  async deletePending(sid: string): Promise<void> {
+    await this.db.delete('pending', sid);
+  }
+
+  listPending(): Promise<PendingHibernate[]> {
+    return this.db.getAll('pending');
+  }
+
   close(): void {
     this.db.close();
     this.markClosed();
@@ -87,4 +126,43 @@ export class Vault {
     for (const listener of this.#closeListeners) listener();
     this.#closeListeners.clear();
   }
+}
+
+/**
+ * The last fallback when IndexedDB is unusable (blocked, private mode, broken): blobs live as long as the
+ * page. A reload loses them, so Stasis.status reports custody `memory` and the app can say so.
+ */
+export class MemoryStore implements BlobStore {
+  readonly #blobs = new Map<string, VaultRecord>();
+  readonly #pending = new Map<string, PendingHibernate>();
+
+  async put(record: VaultRecord): Promise<void> {
+    this.#blobs.set(record.sid, record);
+    this.#pending.delete(record.sid);
+  }
+  async get(sid: string): Promise<VaultRecord | undefined> {
+    return this.#blobs.get(sid);
+  }
+  async delete(sid: string): Promise<void> {
+    this.#blobs.delete(sid);
+  }
+  async list(): Promise<VaultRecord[]> {
+    return [...this.#blobs.values()].sort((a, b) => b.storedAt - a.storedAt);
+  }
+  async purgeExpired(nowSeconds = Date.now() / 1000): Promise<number> {
+    let count = 0;
+    for (const [sid, record] of this.#blobs) if (record.exp <= nowSeconds && this.#blobs.delete(sid)) count++;
+    return count;
+  }
+  async putPending(pending: PendingHibernate): Promise<void> {
+    this.#pending.set(pending.sid, pending);
+  }
+  async deletePending(sid: string): Promise<void> {
+    this.#pending.delete(sid);
+  }
+  async listPending(): Promise<PendingHibernate[]> {
+    return [...this.#pending.values()];
+  }
+  onClose(): void {}
+  close(): void {}
 }

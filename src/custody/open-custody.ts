@@ -1,5 +1,5 @@
 import { Custodian } from '../../worker/custodian.js';
-import { Vault } from '../../worker/vault.js';
+import { MemoryStore, Vault } from '../../worker/vault.js';
 import type { CustodyKind } from '../events.js';
 import type { CustodyApi } from '../protocol/custody.js';
 import { activeRegistration, serviceWorkerCustody } from './service-worker-custody.js';
@@ -7,13 +7,14 @@ import { activeRegistration, serviceWorkerCustody } from './service-worker-custo
 export interface CustodyChoice {
   api: CustodyApi;
   kind: CustodyKind;
-  /** Why the preferred custody was not used, if it was not. */
+  /** Why a better custody was not used, if it was not. */
   fallbackReason?: string;
 }
 
 /**
- * Picks who keeps the blobs: the service worker when it registers and activates (so a frozen or closed
- * page still gets its blob stored), else the same vault code in the page.
+ * Picks who keeps the blobs, best first: the service worker (a frozen or closed page still gets its blob
+ * stored), else the same custodian in the page over IndexedDB, else in the page's memory (IndexedDB
+ * blocked, private mode): the blob then lives as long as the page.
  */
 export async function openCustody(serviceWorkerUrl: string | undefined, timeoutMs: number): Promise<CustodyChoice> {
   let fallbackReason = 'no service worker URL configured';
@@ -29,5 +30,15 @@ export async function openCustody(serviceWorkerUrl: string | undefined, timeoutM
   } else if (serviceWorkerUrl) {
     fallbackReason = 'this browser offers no service worker here';
   }
-  return { api: new Custodian({ openVault: () => Vault.open(), keepalive: true }), kind: 'page', fallbackReason };
+  try {
+    const vault = await Vault.open();
+    return { api: new Custodian({ openVault: async () => vault, keepalive: true }), kind: 'page', fallbackReason };
+  } catch (error) {
+    const memory = new MemoryStore();
+    return {
+      api: new Custodian({ openVault: async () => memory, keepalive: true }),
+      kind: 'memory',
+      fallbackReason: `${fallbackReason}; IndexedDB is unusable (${(error as Error)?.message ?? error})`,
+    };
+  }
 }

@@ -38,6 +38,8 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     hibernate: (request: CustodyRequest) => call<HibernateResult>((r) => r.hibernate(request), silent),
     resume: (request: CustodyRequest) => call<ResumeResult>((r) => r.resume(request), silent),
     peek: (sid: string) => call((r) => r.peek(sid), () => undefined),
+    orphans: (endpoint: string) => call((r) => r.orphans(endpoint), () => []),
+    flushPending: () => call((r) => r.flushPending(), () => 0),
   };
 }
 

@@ -16,6 +16,10 @@ export interface HibernateResult {
   exp?: number;
   /** Size of the stored blob. */
   bytes?: number;
+  /** Where the blob went: `memory` when storage refused it (quota, broken IndexedDB); it dies with the keeper. */
+  storage?: 'disk' | 'memory';
+  /** With `unavailable`: the hibernate is recorded and will be retried (sync, online, next visit). */
+  pending?: boolean;
   message?: string;
 }
 
@@ -41,4 +45,8 @@ export interface CustodyApi {
   resume(request: CustodyRequest): Promise<ResumeResult>;
   /** What is stored for `sid`, without the blob. */
   peek(sid: string): Promise<StoredBlobInfo | undefined>;
+  /** Blobs stored for `endpoint`, newest first, whatever tab made them (candidates for orphan recovery). */
+  orphans(endpoint: string): Promise<StoredBlobInfo[]>;
+  /** Retries hibernates recorded as pending; resolves with how many were stored. */
+  flushPending(): Promise<number>;
 }

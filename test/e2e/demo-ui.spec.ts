@@ -85,7 +85,7 @@ test('the retry button in the banner is reachable by keyboard while the server i
   const banner = page.locator('.stasis-banner[role=status]');
   await expect(banner).toContainText('Cannot reach the server');
   await server.restart();
-  const retry = banner.getByRole('button', { name: 'Retry now' });
+  const retry = banner.getByRole('button', { name: 'Resume now' });
   await retry.focus();
   await page.keyboard.press('Enter');
   await live(page, 2);

@@ -111,9 +111,12 @@ export function writeVault(tab: Evaluator, record: { sid: string; blob: string; 
   return tab.evaluate(
     (r) =>
       new Promise<void>((resolve, reject) => {
-        const request = indexedDB.open('stasis-vault', 1);
+        const request = indexedDB.open('stasis-vault', 2);
         // A browser that never ran Stasis has no vault yet: create it as worker/vault.ts does.
-        request.onupgradeneeded = () => request.result.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
+        request.onupgradeneeded = () => {
+          request.result.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
+          request.result.createObjectStore('pending', { keyPath: 'sid' });
+        };
         request.onsuccess = () => {
           const db = request.result;
           const tx = db.transaction('blobs', 'readwrite');

@@ -145,7 +145,7 @@ describe('Custodian.hibernate', () => {
 
     const blob = issued[0]!;
     expect(issued).toHaveLength(1);
-    expect(result).toEqual({ outcome: 'ok', gen: 12, exp, bytes: blob.length });
+    expect(result).toEqual({ outcome: 'ok', gen: 12, exp, bytes: blob.length, storage: 'disk' });
     expect(await custodian.peek(sid)).toEqual({ sid, gen: 12, exp, storedAt: now, bytes: blob.length });
     expect(await inspect.get(sid)).toEqual({ sid, blob, gen: 12, exp, storedAt: now, endpoint: ENDPOINT });
   });
@@ -173,7 +173,7 @@ describe('Custodian.hibernate', () => {
     const exp = epochSeconds(600);
     const blob = makeBlob({ sid, gen: 3, exp });
     server.use(http.post(HIBERNATE_URL, () => HttpResponse.json({ outcome: 'ok', sid, gen: 99, exp: 1, blob })));
-    expect(await custodian.hibernate({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 3, exp, bytes: blob.length });
+    expect(await custodian.hibernate({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 3, exp, bytes: blob.length, storage: 'disk' });
     expect(await custodian.peek(sid)).toMatchObject({ gen: 3, exp });
   });
 
@@ -183,11 +183,46 @@ describe('Custodian.hibernate', () => {
       const { custodian, inspect } = await setup();
       server.use(http.post(HIBERNATE_URL, () => failureJson(outcome, `because ${outcome}`)));
       const sid = makeSid();
-      expect(await custodian.hibernate({ endpoint: ENDPOINT, sid })).toEqual({ outcome, message: `because ${outcome}` });
+      const pending = outcome === 'unavailable' ? { pending: true } : {};
+      expect(await custodian.hibernate({ endpoint: ENDPOINT, sid })).toEqual({ outcome, message: `because ${outcome}`, ...pending });
       expect(await inspect.get(sid)).toBeUndefined();
       expect(await custodian.peek(sid)).toBeUndefined();
+      expect((await inspect.listPending()).map((p) => p.sid)).toEqual(outcome === 'unavailable' ? [sid] : []);
     },
   );
+
+  it('a pending hibernate is handed over by flushPending once the server answers, and cancelled by a resume', async () => {
+    const onPending = vi.fn();
+    const { custodian, inspect } = await setup({ onPending });
+    const [away, back] = [makeSid(), makeSid()];
+    server.use(http.post(HIBERNATE_URL, () => HttpResponse.error()));
+    expect(await custodian.hibernate({ endpoint: ENDPOINT, sid: away })).toMatchObject({ outcome: 'unavailable', pending: true });
+    expect(await custodian.hibernate({ endpoint: ENDPOINT, sid: back })).toMatchObject({ outcome: 'unavailable', pending: true });
+    expect(onPending).toHaveBeenCalledTimes(2);
+
+    // `back` returns to the page before the network does: nothing to resume, and nothing to hand over later.
+    expect(await custodian.resume({ endpoint: ENDPOINT, sid: back })).toEqual({ outcome: 'none' });
+    const hibernate = hibernateOk({ gen: 3 });
+    server.use(hibernate.handler);
+    expect(await custodian.flushPending()).toBe(1);
+    expect(hibernate.issued).toHaveLength(1);
+    expect(await custodian.peek(away)).toMatchObject({ gen: 3 });
+    expect(await custodian.peek(back)).toBeUndefined();
+    expect(await inspect.listPending()).toEqual([]);
+  });
+
+  it('orphans lists the blobs of one endpoint, newest first, without expired ones', async () => {
+    let now = 1_800_000_000_000;
+    const { custodian, inspect } = await setup({ now: () => now });
+    const [older, newer, expired, elsewhere] = [makeSid(), makeSid(), makeSid(), makeSid()];
+    const put = (sid: string, storedAt: number, exp: number, endpoint = ENDPOINT) =>
+      inspect.put({ sid, blob: makeBlob({ sid, gen: 1, exp }), gen: 1, exp, storedAt, endpoint });
+    await put(older, now - 5000, now / 1000 + 60);
+    await put(newer, now - 1000, now / 1000 + 60);
+    await put(expired, now, now / 1000 - 1);
+    await put(elsewhere, now, now / 1000 + 60, 'http://other.example/stasis');
+    expect((await custodian.orphans(ENDPOINT)).map((o) => o.sid)).toEqual([newer, older]);
+  });
 
   const badBlobs: Array<{ name: string; blob: (sid: string) => string }> = [
     { name: 'a blob sealed for another sid', blob: () => makeBlob({ sid: makeSid(), gen: 1, exp: epochSeconds(60) }) },

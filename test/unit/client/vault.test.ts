@@ -99,7 +99,8 @@ describe('Vault durability', () => {
     const spy = spyTransactions();
     await vault.put(record());
     expect(spy).toHaveBeenCalledTimes(1);
-    expect(spy).toHaveBeenCalledWith('blobs', 'readwrite', { durability: 'strict' });
+    // One transaction stores the blob and clears any pending hibernate of the same sid.
+    expect(spy).toHaveBeenCalledWith(['blobs', 'pending'], 'readwrite', { durability: 'strict' });
     const tx = spy.mock.results[0]?.value as IDBTransaction;
     expect(tx.mode).toBe('readwrite');
     expect(tx.durability).toBe('strict');

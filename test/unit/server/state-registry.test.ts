@@ -66,7 +66,7 @@ describe('StateRegistry.define', () => {
     r.define('cart.item', 0);
     const error = configError(() => r.define('cart.item', 1));
     expect(error.message).toContain('persist("cart.item") was called twice');
-    expect(error.message).toContain('persist(`cart.item:${id}`, ...)');
+    expect(error.message).toContain('persist(`cart.item:${item.id}`, ...)');
     // The first definition is untouched.
     expect(r.keys).toEqual(['cart.item']);
   });
