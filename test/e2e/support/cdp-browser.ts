@@ -34,7 +34,9 @@ export class CdpBrowser {
   private constructor(
     private readonly process: ChildProcess,
     private readonly socket: WebSocket,
-    private readonly profileDir: string,
+    readonly profileDir: string,
+    /** A profile passed in by the caller is kept on close (e.g. to restart on it). */
+    private readonly ownsProfile: boolean,
   ) {
     socket.on('message', (data) => {
       const message = JSON.parse(String(data));
@@ -49,10 +51,11 @@ export class CdpBrowser {
     });
   }
 
-  static async launch(): Promise<CdpBrowser> {
-    const profileDir = await mkdtemp(join(tmpdir(), 'stasis-e2e-'));
+  static async launch(options: { profileDir?: string } = {}): Promise<CdpBrowser> {
+    const profileDir = options.profileDir ?? (await mkdtemp(join(tmpdir(), 'stasis-e2e-')));
     const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, '--remote-debugging-port=0', `--user-data-dir=${profileDir}`, 'about:blank'], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true, // its own process group, so kill() takes every Chromium process down at once
     });
     let stderr = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -69,7 +72,7 @@ export class CdpBrowser {
     });
     const socket = new WebSocket(url, { perMessageDeflate: false });
     await once(socket, 'open');
-    return new CdpBrowser(child, socket, profileDir);
+    return new CdpBrowser(child, socket, profileDir, !options.profileDir);
   }
 
   send<T = any>(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<T> {
@@ -123,10 +126,24 @@ export class CdpBrowser {
     }
     this.socket.close();
     if (this.process.exitCode === null) {
-      this.process.kill('SIGKILL');
-      await once(this.process, 'exit').catch(() => undefined);
+      const exited = once(this.process, 'exit').catch(() => undefined);
+      try {
+        process.kill(-this.process.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
     }
-    await rm(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    if (this.ownsProfile) await rm(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
+
+  /** Kills the whole browser with SIGKILL, as a mobile OS does: no unload, no flush. The profile stays. */
+  async kill(): Promise<void> {
+    this.socket.terminate();
+    if (this.process.exitCode !== null) return;
+    const exited = once(this.process, 'exit');
+    process.kill(-this.process.pid!, 'SIGKILL');
+    await exited;
   }
 }
 

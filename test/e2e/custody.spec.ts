@@ -1,0 +1,126 @@
+/**
+ * Client custody in real Chromium over raw CDP: pages closed right after hiding, a killed browser,
+ * offline hides, duplicated tabs.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from './support/fixtures.js';
+import { CdpBrowser, Tab } from './support/cdp-browser.js';
+import {
+  expectSameState,
+  hideUntilHibernated,
+  openFilledCheckout,
+  readDemo,
+  readVault,
+  sidOf,
+  waitForLive,
+  waitForState,
+} from './support/demo.js';
+
+const cartCount = (tab: Tab) => tab.evaluate(() => Number(document.querySelector('#cart-count')?.textContent));
+
+test('a page closed within milliseconds of hiding, 20 times in a row: the blob lands every time', async ({ server, cdp }) => {
+  test.setTimeout(120_000);
+  const watcher = await cdp.newTab(`${server.url}/stasis/health`); // same origin, no SDK: reads the vault
+  for (let round = 1; round <= 20; round++) {
+    // Each new tab adopts the blob the previous one left behind (orphan recovery), then adds one notebook.
+    const tab = await cdp.newTab(`${server.url}/`);
+    await waitForLive(tab);
+    const before = await cartCount(tab);
+    expect(before).toBe(round - 1);
+    await tab.click('[data-add="notebook"][data-delta="1"]');
+    await tab.waitFor((n) => Number(document.querySelector('#cart-count')?.textContent) === n, [round], 5000, `cart of ${round}`);
+    const sid = await sidOf(tab);
+    // Hide and close in the same breath: both commands leave back to back, nothing awaited in between.
+    const hiding = cdp.send('Target.createTarget', { url: 'about:blank' });
+    const closing = cdp.send('Target.closeTarget', { targetId: tab.targetId });
+    await Promise.all([hiding, closing]);
+    await expect.poll(async () => (await readVault(watcher, sid))?.gen, { timeout: 10_000, message: `round ${round}` }).toBeGreaterThan(0);
+  }
+  const last = await cdp.newTab(`${server.url}/`);
+  await waitForLive(last);
+  expect(await cartCount(last)).toBe(20);
+});
+
+test('Chromium killed (SIGKILL) while hibernated: a new tab after restart gets the state back, a second new tab starts fresh', async ({ server }) => {
+  test.setTimeout(120_000);
+  const profileDir = await mkdtemp(join(tmpdir(), 'stasis-kill-'));
+  let browser = await CdpBrowser.launch({ profileDir });
+  try {
+    const { tab, before } = await openFilledCheckout(browser, `${server.url}/`);
+    // Chromium writes cookies to disk in batches (every 30 s): give the binding cookie, set on the first
+    // live channel, time to land, as it would have on a phone that was in use for a while.
+    await new Promise((resolve) => setTimeout(resolve, 32_000));
+    await hideUntilHibernated(tab);
+    await browser.kill();
+
+    browser = await CdpBrowser.launch({ profileDir });
+    const first = await browser.newTab(`${server.url}/`);
+    await waitForLive(first, 2);
+    expectSameState(await readDemo(first), before);
+    expect(await first.evaluate(() => (window as any).Stasis.status.lastOutcome)).toBe('ok');
+
+    const second = await browser.newTab(`${server.url}/`);
+    await waitForLive(second, 1);
+    expect((await readDemo(second)).cart).toEqual({ notebook: '0', pen: '0', tape: '0', stamp: '0' });
+    expect(await sidOf(second)).not.toBe(await sidOf(first));
+  } finally {
+    await browser.close();
+    await rm(profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
+});
+
+test('offline while hiding: the hibernate is pending, goes through when the network returns, and the state resumes', async ({ server, cdp }) => {
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await cdp.setOffline(true);
+  await tab.hide();
+  await waitForState(tab, 'pending');
+  expect(await tab.evaluate(() => document.querySelector('.stasis-banner')?.getAttribute('data-state'))).toBe('pending');
+  expect((await server.health(sid)).session?.state).toBe('live'); // nothing lost: the server still has it
+
+  await cdp.setOffline(false); // still hidden: the `online` event hands the session over
+  await waitForState(tab, 'hibernated');
+  expect((await server.health(sid)).session).toMatchObject({ state: 'hibernated', gen: 1 });
+  expect((await readVault(tab, sid))?.gen).toBe(1);
+
+  await tab.show();
+  await waitForLive(tab, 2);
+  expectSameState(await readDemo(tab), before);
+});
+
+test('offline while hiding and still offline when shown: the session never left the server and carries on', async ({ server, cdp }) => {
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await cdp.setOffline(true);
+  await tab.hide();
+  await waitForState(tab, 'pending');
+  await tab.show();
+  await waitForState(tab, 'live'); // nothing was stored, so nothing to resume
+  await cdp.setOffline(false);
+  await waitForLive(tab, 1);
+  expectSameState(await readDemo(tab), before);
+  expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 1 });
+  expect(await readVault(tab, sid)).toBeNull();
+});
+
+test('a duplicated tab (copied sessionStorage) starts its own session; the original resumes its own state', async ({ server, cdp }) => {
+  const { tab: original, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  // "Duplicate tab": a new tab in front with the original's sessionStorage.
+  const duplicate = await cdp.newTab(`${server.url}/stasis/health`);
+  await waitForState(original, 'hibernated');
+  await duplicate.evaluate((key, value) => sessionStorage.setItem(key, value), `stasis:sid:${server.url}/stasis`, sid);
+  await duplicate.goto(`${server.url}/`);
+  await waitForLive(duplicate, 1);
+  expect(await sidOf(duplicate)).not.toBe(sid);
+  expect((await readDemo(duplicate)).cart).toEqual({ notebook: '0', pen: '0', tape: '0', stamp: '0' });
+  expect(await duplicate.evaluate(() => document.querySelector('.stasis-banner')?.getAttribute('data-state'))).not.toBe('failed');
+
+  await duplicate.click('[data-add="tape"][data-delta="1"]');
+  await duplicate.waitFor(() => document.querySelector('#cart-count')?.textContent === '1', [], 5000, 'duplicate cart');
+
+  await original.show();
+  await waitForLive(original, 2);
+  expect(await sidOf(original)).toBe(sid);
+  expectSameState(await readDemo(original), before);
+  expect((await readDemo(original)).cart.tape).toBe('0'); // no shared state
+});
