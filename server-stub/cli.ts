@@ -77,6 +77,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof StasisConfigError || error instanceof RangeError ? `[stasis] ${error.message}` : error);
+  console.error(error instanceof StasisConfigError ? `[stasis] ${error.message}` : error);
   process.exit(1);
 });

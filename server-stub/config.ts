@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Codec } from './codec/json-codec.js';
+import { StasisConfigError } from './errors.js';
 import type { KeyRing } from './envelope/key-ring.js';
 import type { Ledger } from './ledger.js';
 import type { Logger } from './logger.js';
@@ -36,8 +37,13 @@ export interface StasisServerOptions {
   basePath?: string;
   /** Name of the browser-binding cookie. Env STASIS_COOKIE. Default "stasis_bid". */
   cookieName?: string;
-  /** Other origins allowed to call the endpoints (exact `https://host[:port]`). Env STASIS_ALLOWED_ORIGINS (comma-separated). Default: none. */
+  /** Other origins allowed to call the endpoints (`https://host[:port]`). Env STASIS_ALLOWED_ORIGINS (comma-separated). Default: none. */
   allowedOrigins?: string[];
+  /**
+   * Behind a reverse proxy that rewrites Host: take the request's own host from X-Forwarded-Host for the
+   * same-origin check. Only enable it when a proxy you run sets that header. Env STASIS_TRUST_PROXY=1. Default false.
+   */
+  trustProxy?: boolean;
   /** Failed resumes allowed per browser (or address) per minute before HTTP 429. Env STASIS_RESUME_FAILURES_PER_MINUTE. Default 20. */
   resumeFailuresPerMinute?: number;
   /** Live sessions one browser may hold at once. Env STASIS_MAX_SESSIONS_PER_BROWSER. Default 32. */
@@ -63,6 +69,7 @@ export interface ResolvedConfig {
   basePath: string;
   cookieName: string;
   allowedOrigins: string[];
+  trustProxy: boolean;
   resumeFailuresPerMinute: number;
   maxSessionsPerBrowser: number;
 }
@@ -84,7 +91,7 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
   const maxBlobBytes = options.maxBlobBytes ?? int(env, 'STASIS_MAX_BLOB_BYTES', DEFAULTS.maxBlobBytes);
   const config: ResolvedConfig = {
     audience: options.audience ?? env.STASIS_AUDIENCE ?? DEFAULTS.audience,
-    schema: options.schema ?? env.STASIS_SCHEMA ?? appVersion(env) ?? DEFAULTS.schema,
+    schema: options.schema ?? (env.STASIS_SCHEMA || undefined) ?? appVersion(env) ?? DEFAULTS.schema,
     ttlSeconds: options.ttlSeconds ?? int(env, 'STASIS_TTL_SECONDS', DEFAULTS.ttlSeconds),
     maxBlobBytes,
     warnBlobBytes: options.warnBlobBytes ?? int(env, 'STASIS_WARN_BLOB_BYTES', DEFAULTS.warnBlobBytes),
@@ -93,16 +100,14 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     retentionMs: 1000 * (options.retentionSeconds ?? int(env, 'STASIS_RETENTION_SECONDS', DEFAULTS.retentionSeconds)),
     basePath: (options.basePath ?? env.STASIS_BASE_PATH ?? DEFAULTS.basePath).replace(/\/+$/, ''),
     cookieName: options.cookieName ?? env.STASIS_COOKIE ?? DEFAULTS.cookieName,
-    allowedOrigins: options.allowedOrigins ?? (env.STASIS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    allowedOrigins: (options.allowedOrigins ?? (env.STASIS_ALLOWED_ORIGINS ?? '').split(',')).map((o) => o.trim()).filter(Boolean).map(origin),
+    trustProxy: options.trustProxy ?? /^(1|true|yes)$/i.test(env.STASIS_TRUST_PROXY ?? ''),
     resumeFailuresPerMinute:
       options.resumeFailuresPerMinute ?? int(env, 'STASIS_RESUME_FAILURES_PER_MINUTE', DEFAULTS.resumeFailuresPerMinute),
     maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
   };
-  for (const origin of config.allowedOrigins) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new RangeError(`allowedOrigins: "${origin}" must be scheme://host[:port], no path.`);
-  }
-  if (!config.basePath.startsWith('/')) throw new RangeError(`basePath must start with "/": ${config.basePath}`);
-  if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new RangeError(`cookieName must be a simple token: ${config.cookieName}`);
+  if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);
   return config;
 }
 
@@ -110,7 +115,7 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got "${raw}".`);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new StasisConfigError(`${name} must be a positive integer, got "${raw}".`);
   return value;
 }
 
@@ -123,4 +128,29 @@ function appVersion(env: NodeJS.ProcessEnv): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An allowed origin, normalised as browsers send it (`https://app.example:8443`); anything else is refused. */
+function origin(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  const plain =
+    url &&
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.pathname === '/' &&
+    !url.search &&
+    !url.hash &&
+    !url.username &&
+    !url.password &&
+    !/^[a-z]+:\/\/[^/]*\/./i.test(text) &&
+    !/[?#]/.test(text);
+  const normal = plain ? url!.origin : undefined;
+  if (!normal) {
+    throw new StasisConfigError(`allowedOrigins: "${text}" must be scheme://host[:port], no path, query or credentials.`);
+  }
+  return normal;
 }

@@ -46,6 +46,7 @@ export class SessionManager {
   /** Live sids per browser binding, for the per-browser cap. */
   readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
+  #nextPrune = 0;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
@@ -124,6 +125,7 @@ export class SessionManager {
       this.#cancelRetention(sid);
       session.end('hibernated', CLOSE_CODES.hibernated);
       this.#hibernated.set(sid, { gen: session.gen, exp: sealed.exp });
+      this.#prune();
       return { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob };
     } catch (error) {
       session.sealing = false;
@@ -151,6 +153,11 @@ export class SessionManager {
       );
     }
     const restored = decodeStoredValues(sealed.values, this.options.codecs);
+    const browser = bindingHash(binding);
+    const cap = this.options.maxSessionsPerBrowser ?? Infinity;
+    const others = [...(this.#byBrowser.get(browser) ?? [])].filter((other) => other !== sid).length;
+    if (others >= cap) throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+    this.#prune();
     if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
       throw new StasisError('replayed', 'This blob was already resumed once.');
     }
@@ -160,7 +167,7 @@ export class SessionManager {
     }
     let session: Session;
     try {
-      session = this.#build(sid, sealed.gen + 1, restored, bindingHash(binding));
+      session = this.#build(sid, sealed.gen + 1, restored, browser);
     } catch (error) {
       // The app failed, not the blob: give the blob back so the client's retry can succeed.
       await this.options.ledger.release(sealed.jti);
@@ -191,10 +198,17 @@ export class SessionManager {
   }
 
   get hibernatedCount(): number {
-    const now = this.#now() / 1000;
-    for (const [sid, entry] of this.#hibernated) if (entry.exp <= now) this.#hibernated.delete(sid);
-    for (const [sid, entry] of this.#newestResumed) if (entry.until <= now * 1000) this.#newestResumed.delete(sid);
+    this.#prune(true);
     return this.#hibernated.size;
+  }
+
+  /** Drops bookkeeping for blobs that have expired anyway (at most once a minute unless forced). */
+  #prune(force = false): void {
+    const now = this.#now();
+    if (!force && now < this.#nextPrune) return;
+    this.#nextPrune = now + 60_000;
+    for (const [sid, entry] of this.#hibernated) if (entry.exp * 1000 <= now) this.#hibernated.delete(sid);
+    for (const [sid, entry] of this.#newestResumed) if (entry.until <= now) this.#newestResumed.delete(sid);
   }
 
   /** Ends every live session (process shutdown). */

@@ -17,6 +17,7 @@ import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './bind
 import { isOriginAllowed } from './origin-policy.js';
 
 const startedAt = Date.now();
+const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wrong-binding', 'malformed']);
 
 /**
  * The HTTP endpoints: POST hibernate, POST resume, GET health. Returns false for any other path so the
@@ -24,7 +25,9 @@ const startedAt = Date.now();
  */
 export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger, now: () => number = Date.now) {
   const base = config.basePath;
-  const resumeFailures = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
+  const failuresByBrowser = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
+  // A client can drop or invent cookies, so addresses get their own, looser limit (shared NATs).
+  const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
@@ -46,7 +49,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           res.setHeader('Allow', 'POST');
           throw new StasisError('malformed', `${route} takes POST.`);
         }
-        if (!isOriginAllowed(req, config.allowedOrigins)) {
+        if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
           req.resume();
           throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
         }
@@ -60,8 +63,12 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           send(res, 200, answer);
         } else {
           const binding = readBindingCookie(req, config.cookieName);
-          const client = binding ? `b:${bindingHash(binding)}` : `a:${req.socket.remoteAddress ?? '?'}`;
-          const wait = resumeFailures.retryAfterSeconds(client);
+          const address = req.socket.remoteAddress ?? '?';
+          const browser = binding ? bindingHash(binding) : undefined;
+          const wait = Math.max(
+            failuresByAddress.retryAfterSeconds(address),
+            browser ? failuresByBrowser.retryAfterSeconds(browser) : 0,
+          );
           if (wait > 0) {
             req.resume();
             res.setHeader('Retry-After', String(wait));
@@ -78,7 +85,12 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
             send(res, 200, await manager.resume(body.sid, body.blob, binding));
           } catch (error) {
-            if (error instanceof StasisError) resumeFailures.recordFailure(client);
+            // Only answers that suggest guessing or stolen blobs count; honest ones (expired, replayed by a
+            // duplicate tab, schema-reset after a deploy) do not.
+            if (error instanceof StasisError && SUSPICIOUS.has(error.code)) {
+              failuresByAddress.recordFailure(address);
+              if (browser) failuresByBrowser.recordFailure(browser);
+            }
             throw error;
           }
         }

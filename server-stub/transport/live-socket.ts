@@ -86,7 +86,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     /** Handles an HTTP upgrade for the live path; false for any other path. */
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
       if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
-      if (!isOriginAllowed(req, config.allowedOrigins)) {
+      if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return true;
       }

@@ -5,12 +5,14 @@ import type { IncomingMessage } from 'node:http';
  * (curl, a server-side client) is not a cross-origin browser request and passes; a browser request
  * passes when its Origin names this very host, or one of `allowed` (exact `scheme://host[:port]`).
  */
-export function isOriginAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+export function isOriginAllowed(req: IncomingMessage, allowed: readonly string[], trustProxy = false): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   if (allowed.includes(origin)) return true;
+  // Behind a proxy that rewrites Host, the browser's host is in X-Forwarded-Host (first hop).
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0]?.trim() : '';
   try {
-    return new URL(origin).host === req.headers.host;
+    return new URL(origin).host === (forwarded || req.headers.host);
   } catch {
     return false; // "null" (sandboxed frames, file:) and garbage
   }

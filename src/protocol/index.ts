@@ -45,11 +45,12 @@ export function isOutcome(value: unknown): value is Outcome {
 }
 
 /**
- * A final outcome ends a blob's life: the client deletes it. `unavailable` (server or store down, network
- * gone) and `rate-limited` (too many failed resumes from this browser; see Retry-After) keep it for a retry.
+ * A final outcome ends a blob's life: the client deletes it. These keep it for a retry, because they say
+ * nothing about the blob: `unavailable` (server, store or network down), `rate-limited` (too many failed
+ * resumes from this browser; see Retry-After), `forbidden-origin` (a server or proxy misconfiguration).
  */
 export function isFinal(outcome: Outcome): boolean {
-  return outcome !== 'unavailable' && outcome !== 'rate-limited';
+  return outcome !== 'unavailable' && outcome !== 'rate-limited' && outcome !== 'forbidden-origin';
 }
 
 /** HTTP status the server uses for each outcome; clients read the JSON `outcome`, not the status. */
@@ -184,8 +185,6 @@ export const CLOSE_CODES = {
   badSession: 4004,
   /** This browser already has the maximum number of live sessions. */
   tooManySessions: 4005,
-  /** The page's origin is not allowed to open a live channel. */
-  forbiddenOrigin: 4006,
 } as const;
 
 // ---- Service worker ↔ page ----

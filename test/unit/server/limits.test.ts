@@ -1,0 +1,56 @@
+/** Limits that need no HTTP server: the origin rule behind a proxy, and the session cap on resume. */
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
+import { MemoryLedger } from '../../../server-stub/ledger.js';
+import { silentLogger } from '../../../server-stub/logger.js';
+import { SessionManager } from '../../../server-stub/session/session-manager.js';
+import { isOriginAllowed } from '../../../server-stub/transport/origin-policy.js';
+import { expectCode, FakeChannel, newBinding, newKey, newSid, ringOf } from './helpers.js';
+
+const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+
+describe('origin policy behind a reverse proxy', () => {
+  const proxied = request({ host: 'app-backend:8080', origin: 'https://app.example', 'x-forwarded-host': 'app.example, lb.internal' });
+
+  it('refuses a same-origin request whose Host was rewritten, unless the proxy is trusted', () => {
+    expect(isOriginAllowed(proxied, [])).toBe(false);
+    expect(isOriginAllowed(proxied, [], true)).toBe(true);
+  });
+
+  it('never lets X-Forwarded-Host help when the proxy is not trusted, and still refuses foreign origins when it is', () => {
+    const forged = request({ host: 'app.example', origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' });
+    expect(isOriginAllowed(forged, [])).toBe(false);
+    expect(isOriginAllowed(request({ ...proxied.headers, origin: 'https://evil.example' } as Record<string, string>), [], true)).toBe(false);
+  });
+});
+
+describe('per-browser session cap', () => {
+  it('also holds for resumes, without using up the refused blob', async () => {
+    const manager = new SessionManager({
+      ring: await ringOf(newKey('k1')),
+      app: (session) => void session.persist('n', 1),
+      audience: 'test',
+      schema: '1',
+      ttlSeconds: 3600,
+      maxBlobBytes: 1 << 20,
+      warnBlobBytes: 1 << 20,
+      retentionMs: 60_000,
+      maxSessionsPerBrowser: 2,
+      ledger: new MemoryLedger(),
+      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
+      defaultCodec: jsonCodec,
+      logger: silentLogger,
+    });
+    const binding = newBinding();
+    const parked = newSid();
+    manager.connect(parked, new FakeChannel(), binding);
+    const { blob } = await manager.hibernate(parked, binding);
+    manager.connect(newSid(), new FakeChannel(), binding);
+    manager.connect(newSid(), new FakeChannel(), binding);
+    await expectCode(() => manager.connect(newSid(), new FakeChannel(), binding), 'rate-limited');
+    await expectCode(() => manager.resume(parked, blob, binding), 'rate-limited');
+    manager.closeAll();
+    expect(await manager.resume(parked, blob, binding)).toMatchObject({ outcome: 'ok', gen: 2 });
+  });
+});
