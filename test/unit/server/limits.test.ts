@@ -11,7 +11,8 @@ import { expectCode, FakeChannel, newBinding, newKey, newSid, ringOf } from './h
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
 describe('origin policy behind a reverse proxy', () => {
-  const proxied = request({ host: 'app-backend:8080', origin: 'https://app.example', 'x-forwarded-host': 'app.example, lb.internal' });
+  const behindProxy = { host: 'app-backend:8080', origin: 'https://app.example', 'x-forwarded-host': 'app.example, lb.internal' };
+  const proxied = request(behindProxy);
 
   it('refuses a same-origin request whose Host was rewritten, unless the proxy is trusted', () => {
     expect(isOriginAllowed(proxied, [])).toBe(false);
@@ -21,7 +22,7 @@ describe('origin policy behind a reverse proxy', () => {
   it('never lets X-Forwarded-Host help when the proxy is not trusted, and still refuses foreign origins when it is', () => {
     const forged = request({ host: 'app.example', origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' });
     expect(isOriginAllowed(forged, [])).toBe(false);
-    expect(isOriginAllowed(request({ ...proxied.headers, origin: 'https://evil.example' } as Record<string, string>), [], true)).toBe(false);
+    expect(isOriginAllowed(request({ ...behindProxy, origin: 'https://evil.example' }), [], true)).toBe(false);
   });
 });
 
