@@ -55,6 +55,7 @@ export class StasisClient extends EventTarget {
   #booted: Promise<CustodyApi> | undefined;
   /** The custody once chosen: lets the hide path post its message synchronously, before any await. */
   #custody: CustodyApi | undefined;
+  #abandonCalls: (() => void) | undefined;
   #custodyKind: CustodyKind = 'none';
   #intent: 'here' | 'away' = 'here';
   #idle = false;
@@ -173,16 +174,23 @@ export class StasisClient extends EventTarget {
 
   #onSignal(context: SignalContext): void {
     if (context.signal === 'pagehide') this.#claim.release(); // leaving (or entering bfcache): let the sid go
-    if (context.signal === 'pageshow' && context.persisted) void this.#reclaimAfterBfcache();
+    if (context.signal === 'pageshow' && context.persisted) {
+      this.#resuming = false; // a call abandoned on the way into the cache never answers
+      void this.#reclaimAfterBfcache();
+    }
     if (context.signal === 'offline' || context.signal === 'online') this.#setState(this.#state); // banner text
     if (context.signal === 'online' && this.#state === 'pending') void this.#retryPending();
     const action = this.#options.policy(context);
     if (action === 'hibernate') {
-      if (this.#intent === 'away') return; // hidden + pagehide + freeze: one hibernate
-      this.#intent = 'away';
-      this.#idle = false;
-      clearTimeout(this.#retryTimer);
-      void this.#hibernate();
+      if (this.#intent !== 'away') {
+        this.#intent = 'away'; // hidden + pagehide + freeze: one hibernate
+        this.#idle = false;
+        clearTimeout(this.#retryTimer);
+        void this.#hibernate();
+      }
+      // Entering the back/forward cache: an answer arriving there would run script and evict the page.
+      // The worker finishes the hibernate anyway; `pageshow` resumes, which waits for it.
+      if (context.signal === 'pagehide' && context.persisted) this.#abandonCalls?.();
     } else if (action === 'resume') {
       // load + pageshow + visible can arrive together: one resume at a time is enough.
       if (this.#intent === 'here' && (this.#resuming || !this.#mayNeedResume())) return;
@@ -219,6 +227,7 @@ export class StasisClient extends EventTarget {
     this.#booted ??= (async () => {
       const choice = await openCustody(this.#options.serviceWorker || undefined, this.#options.callTimeoutMs);
       this.#custody = choice.api;
+      this.#abandonCalls = choice.abandon;
       this.#custodyKind = choice.kind;
       if (choice.fallbackReason) this.#lastMessage = `blobs kept by the ${choice.kind}: ${choice.fallbackReason}`;
       // Ask the browser not to evict our storage under pressure (granted by heuristics; harmless if refused).

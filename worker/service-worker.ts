@@ -25,7 +25,6 @@ export interface ServiceWorkerScope {
   addEventListener(type: 'sync', listener: (event: SyncEvent) => void): void;
   addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void;
   skipWaiting(): Promise<void>;
-  clients: { claim(): Promise<void> };
   registration: { sync?: { register(tag: string): Promise<void> } };
   location: { href: string; origin: string };
   caches: CacheStorage;
@@ -64,8 +63,10 @@ export function installStasisWorker(
     void scope.skipWaiting();
     if (shell.length) event.waitUntil(scope.caches.open(SHELL_CACHE).then((cache) => cache.addAll(shell)).catch(() => undefined));
   });
+  // No clients.claim(): pages talk to the worker without being controlled by it, and claiming a page that
+  // sits in the back/forward cache would evict it. The shell cache serves the next loads.
   scope.addEventListener('activate', (event) => {
-    event.waitUntil(Promise.all([scope.clients.claim(), custodian.purgeExpired().catch(() => 0), custodian.flushPending().catch(() => 0)]));
+    event.waitUntil(Promise.all([custodian.purgeExpired().catch(() => 0), custodian.flushPending().catch(() => 0)]));
   });
   // Background Sync (Chromium): hand over sessions whose hibernate was attempted offline.
   scope.addEventListener('sync', (event) => {

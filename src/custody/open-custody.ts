@@ -7,6 +7,8 @@ import { activeRegistration, serviceWorkerCustody } from './service-worker-custo
 export interface CustodyChoice {
   api: CustodyApi;
   kind: CustodyKind;
+  /** Stops waiting for answers in flight (page entering the back/forward cache). */
+  abandon?: () => void;
   /** Why a better custody was not used, if it was not. */
   fallbackReason?: string;
 }
@@ -22,7 +24,10 @@ export async function openCustody(serviceWorkerUrl: string | undefined, timeoutM
     try {
       const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
       const active = await activeRegistration(registration, timeoutMs);
-      if (active) return { api: serviceWorkerCustody(active, timeoutMs), kind: 'service-worker' };
+      if (active) {
+        const custody = serviceWorkerCustody(active, timeoutMs);
+        return { api: custody, kind: 'service-worker', abandon: () => custody.abandon() };
+      }
       fallbackReason = 'the service worker did not activate in time';
     } catch (error) {
       fallbackReason = `the service worker could not be registered (${(error as Error)?.message ?? error})`;

@@ -7,9 +7,24 @@ import type { CustodyApi, CustodyRequest, HibernateResult, ResumeResult } from '
  * `stasis:connect` message (which wakes a stopped worker and gives the call a `waitUntil`), and a
  * timeout: a worker that stops drops its ports silently and a comlink call would hang forever.
  */
-const inFlight = new Set<unknown>();
+interface InFlight {
+  /** Held so comlink does not close the port of a proxy garbage-collected mid-call (its answer would be lost). */
+  remote: unknown;
+  port: MessagePort;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
 
-export function serviceWorkerCustody(registration: ServiceWorkerRegistration, timeoutMs: number): CustodyApi {
+/** The worker custody, plus `abandon` for a page that is entering the back/forward cache. */
+export interface ServiceWorkerCustody extends CustodyApi {
+  /**
+   * Stops listening for the answers of calls in flight (the worker still completes them). A page in the
+   * back/forward cache that receives a message runs script and is evicted; its next resume asks again.
+   */
+  abandon(): void;
+}
+
+export function serviceWorkerCustody(registration: ServiceWorkerRegistration, timeoutMs: number): ServiceWorkerCustody {
+  const inFlight = new Set<InFlight>();
   function call<R>(invoke: (remote: ReturnType<typeof wrap<CustodyApi>>) => Promise<R>, onTimeout: () => R): Promise<R> {
     const worker = registration.active;
     if (!worker) return Promise.resolve(onTimeout());
@@ -18,15 +33,13 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     worker.postMessage(message, [port2]);
     // The call is posted on the port synchronously, before this function returns: the page may freeze next.
     const remote = wrap<CustodyApi>(port1);
-    // Comlink closes the port of a proxy that is garbage-collected, and a call whose proxy was collected
-    // mid-flight never hears its answer (seen here under load): hold every proxy until its call settles.
-    inFlight.add(remote);
+    const entry: InFlight = { remote, port: port1, timer: undefined };
+    inFlight.add(entry);
     const pending = invoke(remote);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<R>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), timeoutMs)));
+    const timeout = new Promise<R>((resolve) => (entry.timer = setTimeout(() => resolve(onTimeout()), timeoutMs)));
     return Promise.race([pending, timeout]).finally(() => {
-      clearTimeout(timer);
-      inFlight.delete(remote);
+      clearTimeout(entry.timer);
+      inFlight.delete(entry);
       port1.close();
     });
   }
@@ -40,6 +53,13 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     peek: (sid: string) => call((r) => r.peek(sid), () => undefined),
     orphans: (endpoint: string) => call((r) => r.orphans(endpoint), () => []),
     flushPending: () => call((r) => r.flushPending(), () => 0),
+    abandon() {
+      for (const entry of inFlight) {
+        clearTimeout(entry.timer);
+        entry.port.close();
+      }
+      inFlight.clear();
+    },
   };
 }
 

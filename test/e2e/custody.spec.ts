@@ -43,7 +43,7 @@ test('a page closed within milliseconds of hiding, 20 times in a row: the blob l
   expect(await cartCount(last)).toBe(20);
 });
 
-test('Chromium killed (SIGKILL) while hibernated: a new tab after restart gets the state back, a second new tab starts fresh', async ({ server }) => {
+test('Chromium killed (SIGKILL) while hibernated and reopened with the server unreachable: the cached page says the session is safe, resumes when the server is back; a second new tab starts fresh', async ({ server }) => {
   test.setTimeout(120_000);
   const profileDir = await mkdtemp(join(tmpdir(), 'stasis-kill-'));
   let browser = await CdpBrowser.launch({ profileDir });
@@ -54,9 +54,21 @@ test('Chromium killed (SIGKILL) while hibernated: a new tab after restart gets t
     await new Promise((resolve) => setTimeout(resolve, 32_000));
     await hideUntilHibernated(tab);
     await browser.kill();
+    await server.stop(); // the user reopens the site with no way to reach it
 
     browser = await CdpBrowser.launch({ profileDir });
     const first = await browser.newTab(`${server.url}/`);
+    // The app shell comes from the service worker's cache; Stasis has adopted the orphan and waits.
+    await waitForState(first, 'waiting', 15_000);
+    const banner = await first.evaluate(() => {
+      const el = document.querySelector<HTMLElement>('.stasis-banner');
+      return { state: el?.dataset.state, text: el?.textContent, role: el?.getAttribute('role') };
+    });
+    expect(banner).toMatchObject({ state: 'unreachable', role: 'status' });
+    expect(banner.text).toContain('Your session is safe');
+    expect(await first.evaluate(() => document.querySelector('h1')?.textContent)).toBe('Pick your supplies');
+
+    await server.restart(); // back: the page's retry (backoff with jitter) resumes it without a click
     await waitForLive(first, 2);
     expectSameState(await readDemo(first), before);
     expect(await first.evaluate(() => (window as any).Stasis.status.lastOutcome)).toBe('ok');
