@@ -229,7 +229,11 @@ export class StasisClient extends EventTarget {
       this.#custody = choice.api;
       this.#abandonCalls = choice.abandon;
       this.#custodyKind = choice.kind;
-      if (choice.fallbackReason) this.#lastMessage = `blobs kept by the ${choice.kind}: ${choice.fallbackReason}`;
+      if (choice.fallbackReason) {
+        // Say so once, clearly: blobs kept by the page (or only in memory) survive less than the worker's.
+        this.#lastMessage = `blobs kept by the ${choice.kind}: ${choice.fallbackReason}`;
+        this.#emit('custody', 'none', { message: this.#lastMessage });
+      }
       // Ask the browser not to evict our storage under pressure (granted by heuristics; harmless if refused).
       if (choice.kind !== 'memory') void navigator.storage?.persist?.().catch(() => false);
       const own = this.#ids.stored();
@@ -287,7 +291,10 @@ export class StasisClient extends EventTarget {
     );
     if (sid !== this.#sid) return;
     this.#record(result.outcome, result.message);
-    if (result.storage === 'memory') this.#custodyKind = 'memory';
+    if (result.storage === 'memory' && this.#custodyKind !== 'memory') {
+      this.#custodyKind = 'memory';
+      this.#emit('custody', 'ok', { message: result.message });
+    }
     if (result.outcome === 'ok') {
       this.#gen = result.gen;
       if (this.#state === 'hibernating') this.#setState('hibernated');

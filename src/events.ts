@@ -32,6 +32,7 @@ export type StasisEventType =
   | 'failed'
   | 'ready'
   | 'orphan'
+  | 'custody'
   | 'statuschange';
 
 export interface StasisEventDetail {

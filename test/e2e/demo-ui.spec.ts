@@ -91,3 +91,36 @@ test('the retry button in the banner is reachable by keyboard while the server i
   await live(page, 2);
   await expect(page.locator('#cart-count')).toHaveText('1');
 });
+
+test('with IndexedDB unusable and no service worker, blobs are kept in memory, the page says so, and a cycle still works', async ({ browser, server }) => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    // What a locked-down private mode looks like: opening a database fails.
+    indexedDB.open = () => {
+      throw new DOMException('IndexedDB is disabled', 'InvalidStateError');
+    };
+    // The custody event fires while the SDK boots, before any page script could subscribe: record it.
+    (window as any).__custody = [];
+    const dispatch = EventTarget.prototype.dispatchEvent;
+    EventTarget.prototype.dispatchEvent = function (event: Event) {
+      if (event.type === 'custody') (window as any).__custody.push((event as any).detail.message);
+      return dispatch.call(this, event);
+    };
+  });
+  await page.goto(server.url);
+  await live(page, 1);
+  await expect(page.locator('#session-custody')).toHaveText('memory');
+  const messages = (await page.evaluate(() => (window as any).__custody)) as string[];
+  expect(messages).toHaveLength(1);
+  expect(messages[0]).toContain('IndexedDB is unusable');
+  expect(await page.evaluate(() => (window as any).Stasis.status.custody)).toBe('memory');
+  await page.getByRole('button', { name: 'Add one notebook' }).click();
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await page.evaluate(() => (window as any).Stasis.debug.hibernate());
+  expect((await server.health()).live).toBe(0);
+  await page.evaluate(() => (window as any).Stasis.debug.resume());
+  await live(page, 2);
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await context.close();
+});
