@@ -41,22 +41,25 @@ export type BannerState =
   | 'reset'
   | 'failed';
 
-type Action = [label: string, run: () => void];
+/** A button: label, what it does, and whether it is shown but inert for now (kept so focus stays on it). */
+type Action = [label: string, run: () => void, disabled?: boolean];
 
 const STYLE_ID = 'stasis-banner-style';
 // Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-warn,
 // --stasis-error, --stasis-radius, --stasis-font.
 const CSS = `
-.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;margin:0 auto;width:fit-content;max-width:560px;
-z-index:2147483000;display:flex;gap:12px;align-items:center;padding:10px 14px;border-radius:var(--stasis-radius,10px);
-background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);font:14px/1.4 var(--stasis-font,system-ui,sans-serif);
-box-shadow:0 6px 24px rgba(0,0,0,.25)}
-.stasis-banner[hidden],.stasis-banner button[hidden]{display:none}
-.stasis-banner[data-tone=warn]{border-left:4px solid var(--stasis-warn,#f0b429)}
-.stasis-banner[data-tone=ok]{border-left:4px solid var(--stasis-accent,#3ecf8e)}
-.stasis-banner[data-tone=error]{border-left:4px solid var(--stasis-error,#ef5350)}
+.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;z-index:2147483000;display:flex;justify-content:center;
+pointer-events:none}
+.stasis-banner__box{pointer-events:auto;display:flex;gap:12px;align-items:center;max-width:560px;padding:10px 14px;
+border-radius:var(--stasis-radius,10px);background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);
+font:14px/1.4 var(--stasis-font,system-ui,sans-serif);box-shadow:0 6px 24px rgba(0,0,0,.25)}
+.stasis-banner[data-state=hidden] .stasis-banner__box,.stasis-banner button[hidden]{display:none}
+.stasis-banner[data-tone=warn] .stasis-banner__box{border-left:4px solid var(--stasis-warn,#f0b429)}
+.stasis-banner[data-tone=ok] .stasis-banner__box{border-left:4px solid var(--stasis-accent,#3ecf8e)}
+.stasis-banner[data-tone=error] .stasis-banner__box{border-left:4px solid var(--stasis-error,#ef5350)}
 .stasis-banner button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;border-radius:6px;
 padding:2px 10px;cursor:pointer;white-space:nowrap}
+.stasis-banner button[aria-disabled=true]{opacity:.55;cursor:progress}
 .stasis-banner button:focus-visible{outline:2px solid var(--stasis-accent,#3ecf8e);outline-offset:2px}`;
 
 /**
@@ -73,28 +76,34 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
     style.textContent = CSS;
     document.head.append(style);
   }
+  // The live region itself stays rendered (empty and sizeless when there is nothing to say): screen readers
+  // announce changes inside an existing live region, not one that has just appeared.
   const root = document.createElement('div');
   root.className = 'stasis-banner';
   root.setAttribute('role', 'status');
   root.setAttribute('aria-live', 'polite');
-  root.hidden = true;
   root.dataset.state = 'hidden';
+  const box = document.createElement('div');
+  box.className = 'stasis-banner__box';
   const text = document.createElement('span');
   const buttons = [document.createElement('button'), document.createElement('button')];
   const handlers: Array<(() => void) | undefined> = [undefined, undefined];
   buttons.forEach((button, i) => {
     button.type = 'button';
     button.hidden = true;
-    button.addEventListener('click', () => handlers[i]?.());
+    button.addEventListener('click', () => {
+      if (button.getAttribute('aria-disabled') !== 'true') handlers[i]?.();
+    });
   });
-  root.append(text, ...buttons);
+  box.append(text, ...buttons);
+  root.append(box);
   document.body.append(root);
   let noteTimer: ReturnType<typeof setTimeout> | undefined;
 
   const hide = () => {
     clearTimeout(noteTimer);
-    root.hidden = true;
     root.dataset.state = 'hidden';
+    text.textContent = '';
   };
   const show = (state: BannerState, message: string, tone: 'info' | 'warn' | 'ok' | 'error', actions: Action[] = []) => {
     clearTimeout(noteTimer);
@@ -105,8 +114,9 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
       const action = actions[i];
       button.hidden = !action;
       if (action) [button.textContent, handlers[i]] = action;
+      if (action?.[2]) button.setAttribute('aria-disabled', 'true');
+      else button.removeAttribute('aria-disabled');
     });
-    root.hidden = false;
   };
   const resumeNow: Action = [texts.resumeNow, () => void client.debug.resume()];
   const transient: readonly string[] = ['hibernating', 'hibernated', 'idle', 'pending', 'resuming', 'offline', 'unreachable', 'busy'];
@@ -117,7 +127,11 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
       if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
       else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', idle ? texts.idle : texts.hibernated, 'info', idle ? [resumeNow] : []);
       else if (state === 'pending') show('pending', texts.pending, 'warn');
-      else if (state === 'resuming') show('resuming', texts.resuming, 'info');
+      else if (state === 'resuming') {
+        // An automatic retry from a waiting state keeps its button (inert for now) so keyboard focus stays put.
+        const retrying = ['offline', 'unreachable', 'busy'].includes(root.dataset.state ?? '');
+        show('resuming', texts.resuming, 'info', retrying ? [[texts.resumeNow, () => undefined, true]] : []);
+      }
       else if (state === 'waiting') {
         const why = !online ? 'offline' : lastOutcome === 'rate-limited' ? 'busy' : 'unreachable';
         show(why, texts[why], 'warn', [resumeNow]);

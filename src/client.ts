@@ -200,11 +200,12 @@ export class StasisClient extends EventTarget {
     }
   }
 
-  #onIdle(): void {
-    if (this.#intent === 'away' || this.#state !== 'live' || document.visibilityState !== 'visible') return;
+  #onIdle(): boolean {
+    if (this.#intent === 'away' || this.#state !== 'live' || document.visibilityState !== 'visible') return false;
     this.#intent = 'away';
     this.#idle = true;
     void this.#hibernate();
+    return true;
   }
 
   #onActive(): void {
@@ -307,7 +308,12 @@ export class StasisClient extends EventTarget {
       this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
       return;
     }
-    // Nothing was stored; the server session (if any) is still live.
+    // Nothing was stored; the server session (if any) is still live. A visible page is simply here again,
+    // so the next hide (or idle spell) tries afresh.
+    if (document.visibilityState === 'visible' && this.#intent === 'away') {
+      this.#intent = 'here';
+      this.#idle = false;
+    }
     if (this.#state === 'hibernating') this.#setState('live');
     if (result.outcome !== 'no-session') this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
   }
@@ -363,7 +369,7 @@ export class StasisClient extends EventTarget {
       this.#ready(this.#startReason === 'adopted' ? 'adopted' : 'resumed');
     } else if (!isFinal(result.outcome)) {
       this.#setState('waiting');
-      this.#scheduleRetry();
+      this.#scheduleRetry(result.retryAfterSeconds);
     } else {
       // The blob is gone for good: start a new session under a new id, so no two tabs ever share one.
       this.#sid = this.#ids.renew();
@@ -377,10 +383,11 @@ export class StasisClient extends EventTarget {
     this.#startReason = undefined;
   }
 
-  #scheduleRetry(): void {
+  #scheduleRetry(retryAfterSeconds = 0): void {
     clearTimeout(this.#retryTimer);
     const base = Math.min(this.#options.maxRetryDelayMs, 1000 * 2 ** Math.min(this.#retryCount++, 10));
-    const delay = base * (0.8 + Math.random() * 0.4); // jitter: a fleet of tabs must not retry in step
+    // Jitter, so a fleet of tabs does not retry in step; never sooner than the server asked (429 Retry-After).
+    const delay = Math.max(base * (0.8 + Math.random() * 0.4), retryAfterSeconds * 1000);
     this.#retryTimer = setTimeout(() => {
       if (this.#intent === 'here' && this.#state === 'waiting') void this.#resume();
     }, delay);

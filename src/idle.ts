@@ -4,7 +4,8 @@
  */
 const INPUT_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'] as const;
 
-export function watchIdle(idleMs: number, on: { idle: () => void; active: () => void }, target: Window = window): () => void {
+/** `idle` returns whether it acted; if not (the page was busy resuming, say), it is asked again later. */
+export function watchIdle(idleMs: number, on: { idle: () => boolean; active: () => void }, target: Window = window): () => void {
   let lastInput = Date.now();
   let idle = false;
   const onInput = () => {
@@ -22,8 +23,7 @@ export function watchIdle(idleMs: number, on: { idle: () => void; active: () => 
   const timer = setInterval(
     () => {
       if (!idle && target.document.visibilityState === 'visible' && Date.now() - lastInput >= idleMs) {
-        idle = true;
-        on.idle();
+        idle = on.idle();
       }
     },
     Math.min(15_000, Math.max(250, idleMs / 4)),

@@ -116,7 +116,9 @@ export class Custodian implements CustodyApi {
         return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
       }
       if (isFinal(answer.outcome)) await forget();
-      return answer.outcome === 'ok' ? { outcome: 'ok', gen: answer.gen } : { outcome: answer.outcome, message: answer.message };
+      if (answer.outcome === 'ok') return { outcome: 'ok', gen: answer.gen };
+      const wait = 'retryAfterSeconds' in answer ? answer.retryAfterSeconds : undefined;
+      return { outcome: answer.outcome, message: answer.message, ...(typeof wait === 'number' ? { retryAfterSeconds: wait } : {}) };
     });
   }
 

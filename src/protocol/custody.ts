@@ -28,6 +28,8 @@ export interface ResumeResult {
   outcome: Outcome | 'none';
   gen?: number;
   message?: string;
+  /** With `rate-limited`: the server's Retry-After. */
+  retryAfterSeconds?: number;
 }
 
 export interface StoredBlobInfo {

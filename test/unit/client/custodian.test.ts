@@ -328,6 +328,19 @@ describe('Custodian fetch options', () => {
 // ---- resume ----
 
 describe('Custodian.resume', () => {
+  it("passes the server's Retry-After on `rate-limited` through to the page, and keeps the blob", async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    await seed(inspect, sid);
+    server.use(
+      http.post(RESUME_URL, () =>
+        HttpResponse.json({ outcome: 'rate-limited', message: 'slow down', retryAfterSeconds: 30 }, { status: 429, headers: { 'Retry-After': '30' } }),
+      ),
+    );
+    expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'rate-limited', message: 'slow down', retryAfterSeconds: 30 });
+    expect(await inspect.get(sid)).toBeDefined();
+  });
+
   it('an ok answer without the resumed session (no gen, other sid) is not final: the blob is kept', async () => {
     for (const answer of [{ outcome: 'ok' }, { outcome: 'ok', sid: 'someone-else-entirely-xx', gen: 3 }]) {
       const { custodian, inspect } = await setup();
