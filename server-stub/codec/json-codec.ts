@@ -81,8 +81,12 @@ function dataEntries(obj: object, path: string, fail: Fail): [string, unknown][]
 
 /** Values refused with a specific hint; everything else non-plain falls through to "unregistered class". */
 function refusal(v: object): string | undefined {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  // Only non-plain objects can be DOM nodes or windows: plain data like { nodeType: 1 } is just data
+  // (and its getters are never run here).
+  const plain = proto === Object.prototype || proto === null || proto === Array.prototype;
   const o = v as { nodeType?: unknown; window?: unknown };
-  if (typeof o.nodeType === 'number' || o.window === v) {
+  if (!plain && (typeof o.nodeType === 'number' || o.window === v)) {
     return 'DOM nodes and windows cannot be persisted; persist the data they show (ids, text, form values) instead';
   }
   if (v instanceof Promise) return 'a Promise cannot be persisted; await it and persist the result';
@@ -91,7 +95,6 @@ function refusal(v: object): string | undefined {
   }
   if (v instanceof RegExp) return 'a RegExp cannot be persisted; persist its source and flags as strings';
   if (v instanceof Error) return `${className(v)} objects cannot be persisted; persist the message or a status instead`;
-  const proto: unknown = Object.getPrototypeOf(v);
   if (ArrayBuffer.isView(v) && proto !== Uint8Array.prototype && proto !== DataView.prototype) {
     return `${className(v)} is not supported (only Uint8Array, ArrayBuffer and DataView are); copy the bytes into a Uint8Array`;
   }

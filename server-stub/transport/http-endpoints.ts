@@ -113,22 +113,13 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
 async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+    req.resume(); // discard, so the connection stays usable
     throw new StasisError('too-large', `The request body is over ${limit} bytes.`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new StasisError('too-large', `The request body is over ${limit} bytes.`);
-    }
-    chunks.push(chunk);
-  }
+  const text = await readBody(req, limit);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new StasisError('malformed', 'The request body is not JSON.');
   }
@@ -136,6 +127,31 @@ async function readJson(req: IncomingMessage, limit: number): Promise<Record<str
     throw new StasisError('malformed', 'The request body must be a JSON object.');
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Collects the body up to `limit` bytes. Past it, the answer is `too-large` at once while the rest is read
+ * and dropped: a request stream left half-read would stall its keep-alive connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(new StasisError('too-large', `The request body is over ${limit} bytes.`));
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () => over || resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', (error) => over || reject(error));
+  });
 }
 
 async function readSid(req: IncomingMessage, limit: number): Promise<string> {

@@ -97,7 +97,7 @@ describe('StateRegistry.define', () => {
 
   it('refuses an initial value the codec cannot write, naming the key', () => {
     const r = registry();
-    const cases: unknown[] = [Symbol('s'), new WeakMap(), { el: { nodeType: 1 } }, Promise.resolve(1), new (class Foo {})()];
+    const cases: unknown[] = [Symbol('s'), new WeakMap(), { el: () => 1 }, Promise.resolve(1), new (class Foo {})()];
     for (const [i, value] of cases.entries()) {
       let caught: unknown;
       try {
