@@ -7,8 +7,7 @@
  * Reproducible: every random choice comes from a seeded PRNG (and fast-check samples with a fixed seed).
  * Only what the server generates itself (sids of real sessions' blobs, jti, IVs) differs between runs.
  */
-import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
@@ -26,7 +25,7 @@ import {
   type HealthResponse,
   type Outcome,
 } from '../../../src/protocol/index.js';
-import { b64url, parts, unb64url } from './helpers.js';
+import { b64url, parts, unb64url, listenOnLoopback } from './helpers.js';
 
 const SEED = 20261122;
 const MAX_BLOB = 64 * 1024;
@@ -94,23 +93,7 @@ interface Running {
 
 async function start(options: Partial<StasisServerOptions>): Promise<Running> {
   const stasis = await createStasisServer({ app, keys: generateKeySpec('fuzz-main'), logger: silentLogger, ...options });
-  const server = createServer((req, res) => {
-    stasis.handle(req, res).then(
-      (handled) => {
-        if (!handled) {
-          res.writeHead(404, { 'Content-Type': 'text/plain' });
-          res.end('host app');
-        }
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
-  });
-  stasis.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listenOnLoopback(stasis);
   return { stasis, server, port, host: `127.0.0.1:${port}`, agent: new Agent({ keepAlive: true, maxSockets: IN_FLIGHT }) };
 }
 

@@ -5,8 +5,7 @@
  * node:http server on 127.0.0.1 with fetch and the `ws` client.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
@@ -18,7 +17,7 @@ import { silentLogger } from '../../../server-stub/logger.js';
 import { FailureRateLimiter } from '../../../server-stub/rate-limiter.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
 import { CLOSE_CODES, HTTP_STATUS, isFinal, type FailureCode, type HealthResponse } from '../../../src/protocol/index.js';
-import { b64url, flipMiddle, newBinding, newKey, newSid, parts, unb64url } from './helpers.js';
+import { b64url, flipMiddle, newBinding, newKey, newSid, parts, unb64url, listenOnLoopback } from './helpers.js';
 
 // ---- a small app: one persisted counter; records every time its factory runs ----
 
@@ -63,23 +62,7 @@ const sockets: WebSocket[] = [];
 
 async function start(options: Partial<StasisServerOptions> = {}): Promise<Running> {
   const stasis = await createStasisServer({ app, keys: newKey('hard-1').spec, logger: silentLogger, ...options });
-  const server = createServer((req, res) => {
-    stasis.handle(req, res).then(
-      (handled) => {
-        if (!handled) {
-          res.writeHead(404, { 'Content-Type': 'text/plain' });
-          res.end('host app');
-        }
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
-  });
-  stasis.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listenOnLoopback(stasis);
   const r = { stasis, server, base: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
   running.push(r);
   return r;

@@ -3,6 +3,9 @@ import { generateKeySpec, parseKeyRing, type KeyRing } from '../../../server-stu
 import { StasisError } from '../../../server-stub/errors.js';
 import type { LiveChannel } from '../../../server-stub/session/session.js';
 import type { FailureCode } from '../../../src/protocol/index.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StasisServer } from '../../../server-stub/index.js';
 
 /** A fresh session id: 128 random bits, base64url (22 characters). */
 export function newSid(): string {
@@ -78,3 +81,27 @@ export function flipMiddle(part: string): string {
 
 export const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 export const unb64url = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+/**
+ * Serves a Stasis server on 127.0.0.1 (a free port) the way a host app mounts it: Stasis first, then
+ * the host's own 404 for anything Stasis does not handle.
+ */
+export async function listenOnLoopback(stasis: StasisServer): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    stasis.handle(req, res).then(
+      (handled) => {
+        if (!handled) {
+          res.writeHead(404, { 'Content-Type': 'text/plain' });
+          res.end('host app');
+        }
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
+  });
+  stasis.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}

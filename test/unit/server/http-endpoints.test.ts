@@ -1,5 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request, type Server } from 'node:http';
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import app from '../../../demo/app.js';
@@ -8,7 +7,7 @@ import { generateKeySpec } from '../../../server-stub/envelope/key-ring.js';
 import { createStasisServer, type StasisServer, type StasisServerOptions } from '../../../server-stub/index.js';
 import { silentLogger } from '../../../server-stub/logger.js';
 import { CLOSE_CODES, HTTP_STATUS, PROTOCOL_VERSION, type HealthResponse } from '../../../src/protocol/index.js';
-import { newSid } from './helpers.js';
+import { newSid, listenOnLoopback } from './helpers.js';
 
 // ---- a real node:http server with the demo app ----
 
@@ -21,23 +20,7 @@ interface Running {
 
 async function start(options: Partial<StasisServerOptions> = {}): Promise<Running> {
   const stasis = await createStasisServer({ app, keys: generateKeySpec('http-1'), logger: silentLogger, ...options });
-  const server = createServer((req, res) => {
-    stasis.handle(req, res).then(
-      (handled) => {
-        if (!handled) {
-          res.writeHead(404, { 'Content-Type': 'text/plain' });
-          res.end('host app');
-        }
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
-  });
-  stasis.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listenOnLoopback(stasis);
   return { stasis, server, base: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
 }
 

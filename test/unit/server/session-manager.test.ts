@@ -4,7 +4,7 @@ import { open, seal } from '../../../server-stub/envelope/envelope.js';
 import { generateKeySpec, parseKeyRing, type KeyRing } from '../../../server-stub/envelope/key-ring.js';
 import { StasisError } from '../../../server-stub/errors.js';
 import { MemoryLedger, type Ledger } from '../../../server-stub/ledger.js';
-import { silentLogger, type Logger } from '../../../server-stub/logger.js';
+import type { Logger } from '../../../server-stub/logger.js';
 import type { SessionContext, StasisApp } from '../../../server-stub/session/session.js';
 import type { Persisted } from '../../../server-stub/session/state-registry.js';
 import { bindingHash, SessionManager, type SessionManagerOptions } from '../../../server-stub/session/session-manager.js';
