@@ -50,7 +50,7 @@ export default [
       sourcemap: true,
       chunkFileNames: 'server/chunks/[name]-[hash].js',
     },
-    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'jose', 'ws'],
+    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), "ws"],
     plugins: [esbuild({ target: 'node20' })],
   },
 ];

@@ -1,10 +1,11 @@
-import { webcrypto } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { StasisConfigError } from '../errors.js';
 
 /** One AES-256 key with its id. The first key of a ring seals; any key opens. */
 export interface RingKey {
   kid: string;
-  key: CryptoKey;
+  /** Imported once: node:crypto uses it directly for AES-256-GCM. */
+  key: KeyObject;
 }
 
 export interface KeyRing {
@@ -45,7 +46,7 @@ export async function parseKeyRing(spec: string | undefined, source = 'STASIS_KE
         `${source}: key "${kid}" is ${bytes.length * 8} bits; A256GCM needs exactly 256 bits (32 bytes, base64url).`,
       );
     }
-    keys.push({ kid, key: await importAesKey(bytes) });
+    keys.push({ kid, key: importAesKey(bytes) });
   }
   return createKeyRing(keys);
 }
@@ -57,14 +58,14 @@ export function createKeyRing(keys: RingKey[]): KeyRing {
   return { current, find: (kid) => byId.get(kid), kids: keys.map((k) => k.kid) };
 }
 
-export function importAesKey(bytes: Uint8Array): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('raw', bytes, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+export function importAesKey(bytes: Uint8Array): KeyObject {
+  if (bytes.length !== 32) throw new StasisConfigError(`An A256GCM key is 32 bytes, not ${bytes.length}.`);
+  return createSecretKey(bytes);
 }
 
 /** A fresh `kid:secret` spec, for development and tests only. */
 export function generateKeySpec(kid = `dev-${Date.now().toString(36)}`): string {
-  const bytes = webcrypto.getRandomValues(new Uint8Array(32));
-  return `${kid}:${Buffer.from(bytes).toString('base64url')}`;
+  return `${kid}:${randomBytes(32).toString('base64url')}`;
 }
 
 function decodeSecret(text: string): Uint8Array {
