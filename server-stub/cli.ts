@@ -73,7 +73,17 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // SIGTERM (a deploy, Kubernetes): hand every live session to its page first, then stop.
+  process.once('SIGTERM', () => {
+    const started = Date.now();
+    void stasis.drain().then(({ sessions, pushed, failed, flushed }) => {
+      console.log(
+        `[stasis] drained ${pushed}/${sessions} sessions in ${Date.now() - started} ms` +
+          `${failed ? `, ${failed} failed` : ''}${flushed ? '' : ' (timed out waiting for flushes)'}`,
+      );
+      stop();
+    });
+  });
 }
 
 main().catch((error: unknown) => {

@@ -48,6 +48,8 @@ export interface StasisServerOptions {
   resumeFailuresPerMinute?: number;
   /** Live sessions one browser may hold at once. Env STASIS_MAX_SESSIONS_PER_BROWSER. Default 32. */
   maxSessionsPerBrowser?: number;
+  /** How long a drain waits for pushed blobs to flush. Env STASIS_DRAIN_TIMEOUT_MS. Default 10000. */
+  drainTimeoutMs?: number;
   /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
   codecs?: Codec[];
   /** One-time ledger. Default: in memory (one process). */
@@ -72,6 +74,7 @@ export interface ResolvedConfig {
   trustProxy: boolean;
   resumeFailuresPerMinute: number;
   maxSessionsPerBrowser: number;
+  drainTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -85,6 +88,7 @@ export const DEFAULTS = {
   cookieName: 'stasis_bid',
   resumeFailuresPerMinute: 20,
   maxSessionsPerBrowser: 32,
+  drainTimeoutMs: 10_000,
 } as const;
 
 export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
@@ -105,6 +109,7 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     resumeFailuresPerMinute:
       options.resumeFailuresPerMinute ?? int(env, 'STASIS_RESUME_FAILURES_PER_MINUTE', DEFAULTS.resumeFailuresPerMinute),
     maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
+    drainTimeoutMs: options.drainTimeoutMs ?? int(env, 'STASIS_DRAIN_TIMEOUT_MS', DEFAULTS.drainTimeoutMs),
   };
   if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
   if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);

@@ -25,8 +25,13 @@ export interface StasisServer {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Connect-style middleware: `app.use(stasis.middleware)`. */
   middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
-  /** Routes the live channel's WebSocket upgrades and Stasis requests of an existing Node server. */
+  /** Routes the live channel's WebSocket upgrades of an existing Node server to Stasis. */
   attach(server: Server): void;
+  /**
+   * Graceful shutdown: pushes every live session's blob to its page, closes the channels (4007) and waits
+   * for them to flush, at most `timeoutMs` (default `STASIS_DRAIN_TIMEOUT_MS`, 10 s). Call on SIGTERM.
+   */
+  drain(timeoutMs?: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }>;
   close(): void;
 }
 
@@ -71,6 +76,9 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
       server.on('upgrade', (req, socket, head) => {
         if (!live.handleUpgrade(req, socket, head)) socket.destroy();
       });
+    },
+    drain(timeoutMs = config.drainTimeoutMs) {
+      return sessions.drain(timeoutMs);
     },
     close() {
       live.close();

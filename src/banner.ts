@@ -6,6 +6,7 @@ export const DEFAULT_TEXTS = {
   hibernating: 'Saving your session…',
   hibernated: 'Your session is saved. It will resume when you come back.',
   idle: 'Paused while you were away. Your session is saved.',
+  paused: 'The server is restarting. Your session is saved and will resume in a moment.',
   pending: 'You are offline. Your session will be saved when the connection returns.',
   resuming: 'Restoring your session…',
   restored: 'Session restored.',
@@ -32,6 +33,7 @@ export type BannerState =
   | 'hibernating'
   | 'hibernated'
   | 'idle'
+  | 'paused'
   | 'pending'
   | 'resuming'
   | 'restored'
@@ -119,17 +121,18 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
     });
   };
   const resumeNow: Action = [texts.resumeNow, () => void client.debug.resume()];
-  const transient: readonly string[] = ['hibernating', 'hibernated', 'idle', 'pending', 'resuming', 'offline', 'unreachable', 'busy'];
+  const transient: readonly string[] = ['hibernating', 'hibernated', 'idle', 'paused', 'pending', 'resuming', 'offline', 'unreachable', 'busy'];
 
   const listeners = [
     client.on('statuschange', () => {
-      const { state, online, idle, lastOutcome } = client.status;
-      if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
+      const { state, online, idle, lastOutcome, paused } = client.status;
+      if (paused && (state === 'hibernated' || (state === 'waiting' && online))) show('paused', texts.paused, 'warn', [resumeNow]);
+      else if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
       else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', idle ? texts.idle : texts.hibernated, 'info', idle ? [resumeNow] : []);
       else if (state === 'pending') show('pending', texts.pending, 'warn');
       else if (state === 'resuming') {
         // An automatic retry from a waiting state keeps its button (inert for now) so keyboard focus stays put.
-        const retrying = ['offline', 'unreachable', 'busy'].includes(root.dataset.state ?? '');
+        const retrying = ['offline', 'unreachable', 'busy', 'paused'].includes(root.dataset.state ?? '');
         show('resuming', texts.resuming, 'info', retrying ? [[texts.resumeNow, () => undefined, true]] : []);
       }
       else if (state === 'waiting') {

@@ -9,7 +9,7 @@ import {
 } from './events.js';
 import { watchLifecycle, type SignalContext } from './lifecycle.js';
 import { defaultPolicy, type Policy } from './policy.js';
-import { DEFAULT_ENDPOINT, isFinal, type Outcome } from './protocol/index.js';
+import { DEFAULT_ENDPOINT, isFinal, isPushedBlob, type Outcome, type PushedBlob } from './protocol/index.js';
 import type { CustodyApi, HibernateResult, ResumeResult } from './protocol/custody.js';
 import { SessionIdStore, newSessionId } from './session-id.js';
 import { TabClaim } from './tab-claim.js';
@@ -59,6 +59,8 @@ export class StasisClient extends EventTarget {
   #custodyKind: CustodyKind = 'none';
   #intent: 'here' | 'away' = 'here';
   #idle = false;
+  /** Why the server pushed our blob (drain, idle), until the session is live again. */
+  #paused: PushedBlob['reason'] | undefined;
   /** Why the first `ready` happens, when it is not a plain new session or a resume. */
   #startReason: 'duplicate' | 'adopted' | undefined;
   #lastOutcome: Outcome | 'none' | undefined;
@@ -102,6 +104,7 @@ export class StasisClient extends EventTarget {
       lastOutcome: this.#lastOutcome,
       lastMessage: this.#lastMessage,
       idle: this.#idle,
+      paused: this.#paused,
     };
   }
 
@@ -156,6 +159,34 @@ export class StasisClient extends EventTarget {
     this.#setState('hibernated');
     await this.#resume();
     return true;
+  }
+
+  /**
+   * Give Stasis the messages of your live channel. Returns true when a message was Stasis's own: a blob the
+   * server pushed before closing the channel (drain on shutdown, idle). Stasis keeps it and resumes on
+   * whichever instance answers next.
+   */
+  receive(message: unknown): boolean {
+    if (!isPushedBlob(message)) return false;
+    if (message.sid === this.#sid) void this.#keepPushed(message);
+    return true;
+  }
+
+  async #keepPushed(message: PushedBlob): Promise<void> {
+    const api = await this.#boot();
+    const result = await api.store({ endpoint: this.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
+    if (message.sid !== this.#sid) return;
+    if (result.outcome !== 'ok') {
+      this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
+      return;
+    }
+    this.#paused = message.reason;
+    this.#gen = result.gen;
+    this.#record('ok', undefined);
+    this.#setState('hibernated');
+    this.#emit('hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
+    // The page is in use: ask for it back at once; a draining server says `unavailable`, the retry finds the next one.
+    if (this.#intent === 'here') void this.#resume();
   }
 
   /** Developer helpers: run a real cycle from the console, whatever the page's visibility. */
@@ -363,6 +394,7 @@ export class StasisClient extends EventTarget {
       this.#ready(this.#startReason ?? (this.#gen === undefined ? 'new' : 'live'));
     } else if (result.outcome === 'ok') {
       this.#retryCount = 0;
+      this.#paused = undefined;
       this.#gen = result.gen;
       this.#setState('live');
       this.#emit('resumed', 'ok', { phase: 'resume', gen: result.gen });
@@ -372,6 +404,7 @@ export class StasisClient extends EventTarget {
       this.#scheduleRetry(result.retryAfterSeconds);
     } else {
       // The blob is gone for good: start a new session under a new id, so no two tabs ever share one.
+      this.#paused = undefined;
       this.#sid = this.#ids.renew();
       this.#gen = undefined;
       await this.#claim.claim(this.#sid);

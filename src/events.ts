@@ -21,6 +21,8 @@ export interface StasisStatus {
   lastMessage: string | undefined;
   /** The last hibernate was started by idleness, not by hiding. */
   idle: boolean;
+  /** The server pushed the blob (`drain`: it is restarting; `idle`), until the session is live again. */
+  paused: 'drain' | 'idle' | undefined;
 }
 
 export type StasisEventType =

@@ -57,6 +57,10 @@ export class Custodian implements CustodyApi {
     });
   }
 
+  store(request: CustodyRequest & { blob: string }): Promise<HibernateResult> {
+    return this.#serialize(request.sid, async () => this.#keep(request, request.blob, await this.#openVault()));
+  }
+
   async #hibernateNow(request: CustodyRequest, vault: BlobStore): Promise<HibernateResult> {
     const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, { sid: request.sid }, true);
     if (answer.outcome === 'unavailable') {
@@ -67,19 +71,25 @@ export class Custodian implements CustodyApi {
     }
     await vault.deletePending(request.sid).catch(() => undefined);
     if (answer.outcome !== 'ok') return { outcome: answer.outcome, message: answer.message };
+    return this.#keep(request, answer.blob, vault);
+  }
+
+  /** Writes a blob the server handed out for `request.sid`, durably, or to memory when storage refuses. */
+  async #keep(request: CustodyRequest, blob: unknown, vault: BlobStore): Promise<HibernateResult> {
+    const answer = { blob };
     const header = readBlobHeader(answer.blob);
     if (!header || header.sid !== request.sid) {
       return { outcome: 'malformed', message: 'The server answered without a blob for this session.' };
     }
     const record: VaultRecord = {
       sid: request.sid,
-      blob: answer.blob,
+      blob: answer.blob as string,
       gen: header.gen,
       exp: header.exp,
       storedAt: this.#now(),
       endpoint: request.endpoint,
     };
-    const stored = { outcome: 'ok' as const, gen: header.gen, exp: header.exp, bytes: answer.blob.length };
+    const stored = { outcome: 'ok' as const, gen: header.gen, exp: header.exp, bytes: record.blob.length };
     try {
       await vault.put(record);
       this.#unstored.delete(request.sid);

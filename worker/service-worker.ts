@@ -99,6 +99,7 @@ function oneCall(custodian: CustodyApi, finished: () => void): CustodyApi {
     peek: (sid) => track(custodian.peek(sid)),
     orphans: (endpoint) => track(custodian.orphans(endpoint)),
     flushPending: () => track(custodian.flushPending()),
+    store: (request) => track(custodian.store(request)),
   };
 }
 

@@ -34,13 +34,14 @@ function connect(): void {
   ws.onopen = () => setConnection('connected');
   ws.onmessage = (event) => {
     const message = JSON.parse(String(event.data)) as ServerMessage;
+    if (Stasis.receive(message)) return; // a blob pushed by the server before it restarts
     if (message.type === 'view') render(message.view);
   };
   ws.onclose = (event) => {
     if (socket !== ws) return;
     socket = undefined;
-    if (event.code === CLOSE_CODES.hibernated) {
-      setConnection('hibernated');
+    if (event.code === CLOSE_CODES.hibernated || event.code === CLOSE_CODES.draining) {
+      setConnection(event.code === CLOSE_CODES.draining ? 'paused' : 'hibernated');
       return; // Stasis resumes the session and says `ready`; reconnect then
     }
     setConnection('disconnected');

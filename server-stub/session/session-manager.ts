@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   CLOSE_CODES,
   PROTOCOL_VERSION,
+  PUSH_MESSAGE,
+  type PushedBlob,
   type HibernateOk,
   type ResumeOk,
   type SessionReport,
@@ -47,6 +49,7 @@ export class SessionManager {
   readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
   #nextPrune = 0;
+  #draining = false;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
@@ -57,6 +60,7 @@ export class SessionManager {
    * `binding` is the browser's binding secret, when the request carried one.
    */
   connect(sid: string, channel: LiveChannel, binding?: string): Session {
+    if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down.');
     let session = this.#live.get(sid);
     if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
     if (!session) {
@@ -89,8 +93,59 @@ export class SessionManager {
 
   /** Seals a live session into a blob and frees it. Throws StasisError with a protocol code. */
   async hibernate(sid: string, binding: string): Promise<HibernateOk> {
+    if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
     const session = this.#live.get(sid);
     if (!session || session.sealing) throw new StasisError('no-session', 'No live session with this id.');
+    return this.#seal(session, bindingHash(binding), CLOSE_CODES.hibernated, 'hibernated');
+  }
+
+  /**
+   * Drain: seals every live session, pushes each blob over its live channels, closes them with 4007 and
+   * waits (at most `timeoutMs`) until the channels have closed, so the blobs are out. From now on the
+   * server refuses new sessions, hibernates and resumes with `unavailable`: clients go to another instance.
+   */
+  async drain(timeoutMs: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }> {
+    this.#draining = true;
+    const sessions = [...this.#live.values()].filter((s) => !s.sealing);
+    const closed: Promise<void>[] = [];
+    let pushed = 0;
+    let failed = 0;
+    for (const [i, session] of sessions.entries()) {
+      const channels = [...session.channels];
+      try {
+        await this.#seal(session, session.browser ?? '', CLOSE_CODES.draining, 'draining', (ok) => {
+          const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'drain', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
+          session.send(message);
+        });
+        pushed++;
+        for (const channel of channels) if (channel.whenClosed) closed.push(channel.whenClosed);
+      } catch (error) {
+        failed++;
+        this.options.logger.error(`drain: session ${short(session.sid)} could not be sealed: ${(error as Error).message}`);
+      }
+      if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve)); // let sockets write meanwhile
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      Promise.all(closed).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return { sessions: sessions.length, pushed, failed, flushed };
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  async #seal(
+    session: Session,
+    bid: string,
+    closeCode: number,
+    reason: 'hibernated' | 'draining',
+    beforeClose?: (ok: HibernateOk) => void,
+  ): Promise<HibernateOk> {
+    const { sid } = session;
     session.sealing = true;
     try {
       const values = session.state.encodeAll();
@@ -103,7 +158,7 @@ export class SessionManager {
         iat,
         exp: iat + this.options.ttlSeconds,
         aud: this.options.audience,
-        bid: bindingHash(binding),
+        bid,
         schema: this.options.schema,
         values,
       };
@@ -121,12 +176,14 @@ export class SessionManager {
       if (blob.length > this.options.warnBlobBytes) {
         this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
       }
+      const ok: HibernateOk = { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob };
+      beforeClose?.(ok);
       this.#remove(session);
       this.#cancelRetention(sid);
-      session.end('hibernated', CLOSE_CODES.hibernated);
+      session.end(reason, closeCode);
       this.#hibernated.set(sid, { gen: session.gen, exp: sealed.exp });
       this.#prune();
-      return { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob };
+      return ok;
     } catch (error) {
       session.sealing = false;
       if (error instanceof StasisCodecError) throw new StasisError('unserializable', error.message);
@@ -136,6 +193,7 @@ export class SessionManager {
 
   /** Verifies a blob and restores its session with gen + 1. All or nothing; throws StasisError. */
   async resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
+    if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
     if (blob.length > this.options.maxBlobBytes) throw new StasisError('too-large', 'The blob is over the size limit.');
     const sealed = await open(blob, this.options.ring);
     if (sealed.aud !== this.options.audience) {

@@ -43,9 +43,11 @@ export type StasisApp = (session: SessionContext) => AppHandlers | void;
 export interface LiveChannel {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Settles when the channel has closed (for drain: everything sent before the close was flushed). */
+  readonly whenClosed?: Promise<void>;
 }
 
-export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed';
+export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining';
 
 export class Session implements SessionContext {
   readonly channels = new Set<LiveChannel>();

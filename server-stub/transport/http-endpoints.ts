@@ -41,6 +41,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           live: manager.liveCount,
           hibernated: manager.hibernatedCount,
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          draining: manager.draining,
           ...(isSid(sid) ? { session: manager.report(sid) } : {}),
         };
         send(res, 200, body);

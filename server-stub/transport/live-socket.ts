@@ -51,6 +51,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     const channel: LiveChannel = {
       send: (text) => socket.readyState === socket.OPEN && socket.send(text),
       close: (code, reason) => socket.close(code, reason),
+      whenClosed: new Promise<void>((resolve) => socket.once('close', () => resolve())),
     };
     let session;
     try {
@@ -58,6 +59,8 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     } catch (error) {
       if (error instanceof StasisError && error.code === 'rate-limited') {
         socket.close(CLOSE_CODES.tooManySessions, 'stasis:too-many-sessions');
+      } else if (error instanceof StasisError && error.code === 'unavailable') {
+        socket.close(1012, 'stasis:draining'); // Service Restart: try again (another instance)
       } else {
         if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
         socket.close(CLOSE_CODES.resumeFirst, `stasis:${error instanceof StasisError ? error.code : 'unavailable'}`);

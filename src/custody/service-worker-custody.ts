@@ -53,6 +53,7 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     peek: (sid: string) => call((r) => r.peek(sid), () => undefined),
     orphans: (endpoint: string) => call((r) => r.orphans(endpoint), () => []),
     flushPending: () => call((r) => r.flushPending(), () => 0),
+    store: (request: CustodyRequest & { blob: string }) => call<HibernateResult>((r) => r.store(request), silent),
     abandon() {
       for (const entry of inFlight) {
         clearTimeout(entry.timer);

@@ -51,4 +51,6 @@ export interface CustodyApi {
   orphans(endpoint: string): Promise<StoredBlobInfo[]>;
   /** Retries hibernates recorded as pending; resolves with how many were stored. */
   flushPending(): Promise<number>;
+  /** Keeps a blob the server pushed (drain, idle) as if a hibernate had returned it. */
+  store(request: CustodyRequest & { blob: string }): Promise<HibernateResult>;
 }

@@ -127,6 +127,8 @@ export interface HealthResponse {
   /** Blobs handed out and neither resumed nor expired (as far as this process knows). */
   hibernated: number;
   uptimeSeconds: number;
+  /** True once the process started draining (SIGTERM): it hands out and takes no more sessions. */
+  draining: boolean;
   /** Present when the request named `?sid=`. */
   session?: SessionReport;
 }
@@ -185,7 +187,35 @@ export const CLOSE_CODES = {
   badSession: 4004,
   /** This browser already has the maximum number of live sessions. */
   tooManySessions: 4005,
+  /** The server is draining (shutting down): the blob was pushed just before; resume on any instance. */
+  draining: 4007,
 } as const;
+
+/**
+ * Server-initiated hibernation (drain, idle): the server pushes the blob over the app's live channel just
+ * before closing it. The app hands the message to `Stasis.receive(message)`.
+ */
+export interface PushedBlob {
+  type: typeof PUSH_MESSAGE;
+  reason: 'drain' | 'idle';
+  sid: string;
+  gen: number;
+  exp: number;
+  blob: string;
+}
+export const PUSH_MESSAGE = 'stasis:hibernated';
+
+export function isPushedBlob(data: unknown): data is PushedBlob {
+  const m = data as Partial<PushedBlob> | null;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    m.type === PUSH_MESSAGE &&
+    (m.reason === 'drain' || m.reason === 'idle') &&
+    isSid(m.sid) &&
+    typeof m.blob === 'string'
+  );
+}
 
 // ---- Service worker ↔ page ----
 

@@ -124,3 +124,25 @@ test('with IndexedDB unusable and no service worker, blobs are kept in memory, t
   await expect(page.locator('#cart-count')).toHaveText('1');
   await context.close();
 });
+
+test('SIGTERM drains the server: the page keeps the pushed blob, says the server is restarting, and resumes when it is back', async ({ page, server }) => {
+  await page.goto(server.url);
+  await live(page, 1);
+  await page.getByRole('button', { name: 'Add one fineliner set' }).click();
+  await page.getByRole('button', { name: 'Continue to details' }).click();
+  await page.getByLabel('Full name').fill('Barbara Liskov');
+  await expect(page.locator('[data-review="name"]')).toHaveText('Barbara Liskov');
+
+  expect(await server.terminate()).toBe(0);
+  expect(server.output).toMatch(/drained 1\/1 sessions in \d+ ms/);
+  await expect(page.locator('#connection')).toHaveText('paused');
+  const banner = page.locator('.stasis-banner[role=status]');
+  await expect(banner).toHaveAttribute('data-state', 'paused');
+  await expect(banner).toContainText('The server is restarting');
+
+  await server.restart();
+  await live(page, 2);
+  await expect(page.getByLabel('Full name')).toHaveValue('Barbara Liskov');
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await expect(banner).toHaveAttribute('data-state', 'restored');
+});

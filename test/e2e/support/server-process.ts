@@ -46,6 +46,17 @@ export class ServerProcess {
     await this.#spawn(this.port);
   }
 
+  /** Sends SIGTERM (a deploy) and waits for the process to drain and exit; returns its exit code. */
+  async terminate(): Promise<number | null> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    return code;
+  }
+
   async stop(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;

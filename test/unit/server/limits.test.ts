@@ -55,3 +55,37 @@ describe('per-browser session cap', () => {
     expect(await manager.resume(parked, blob, binding)).toMatchObject({ outcome: 'ok', gen: 2 });
   });
 });
+
+describe('drain', () => {
+  it('pushes every live session its blob, closes with 4007, then refuses new work with unavailable', async () => {
+    const manager = new SessionManager({
+      ring: await ringOf(newKey('k1')),
+      app: (session) => void session.persist('n', 7),
+      audience: 'test',
+      schema: '1',
+      ttlSeconds: 3600,
+      maxBlobBytes: 1 << 20,
+      warnBlobBytes: 1 << 20,
+      retentionMs: 60_000,
+      ledger: new MemoryLedger(),
+      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
+      defaultCodec: jsonCodec,
+      logger: silentLogger,
+    });
+    const binding = newBinding();
+    const channels = [new FakeChannel(), new FakeChannel()];
+    const sids = [newSid(), newSid()];
+    sids.forEach((sid, i) => manager.connect(sid, channels[i]!, binding));
+    const report = await manager.drain(1000);
+    expect(report).toEqual({ sessions: 2, pushed: 2, failed: 0, flushed: true });
+    expect(manager.liveCount).toBe(0);
+    for (const [i, channel] of channels.entries()) {
+      expect(channel.closed).toEqual({ code: 4007, reason: 'stasis:draining' });
+      expect(channel.sent).toHaveLength(1);
+      expect(channel.sent[0]).toMatchObject({ type: 'stasis:hibernated', reason: 'drain', sid: sids[i], gen: 1 });
+    }
+    await expectCode(() => manager.connect(newSid(), new FakeChannel(), binding), 'unavailable');
+    const pushed = channels[0]!.sent[0] as { blob: string };
+    await expectCode(() => manager.resume(sids[0]!, pushed.blob, binding), 'unavailable');
+  });
+});
