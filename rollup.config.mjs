@@ -39,10 +39,20 @@ export default [
     plugins: browser(false),
   },
   {
+    input: 'bench/page.ts',
+    output: { file: 'dist/bench/page.js', format: 'iife', sourcemap: true },
+    plugins: browser(false),
+  },
+  {
     input: {
       'server/index': 'server-stub/index.ts',
       'server/cli': 'server-stub/cli.ts',
       'demo/app': 'demo/app.ts',
+      // `npm run bench` (bench/run.ts); memory and drain-storm re-run themselves as child processes.
+      'bench/run': 'bench/run.ts',
+      'bench/bench-app': 'bench/bench-app.ts',
+      'bench/memory': 'bench/memory.ts',
+      'bench/drain-storm': 'bench/drain-storm.ts',
     },
     output: {
       dir: 'dist',

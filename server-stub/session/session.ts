@@ -98,11 +98,20 @@ export class Session implements SessionContext {
   }
 }
 
+/** Call sites seen so far, each kept once as its own small string (a slice would pin the whole stack). */
+const sites = new Map<string, string>();
+
 /** Where the app called `above` (file:line:column), so a duplicate-key error can point at its definition. */
 function callSite(above: (...args: never[]) => unknown): string | undefined {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, above);
   const frame = holder.stack?.split('\n')[1] ?? '';
   const location = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1];
-  return location?.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
+  if (!location) return undefined;
+  let site = sites.get(location);
+  if (site === undefined) {
+    site = Buffer.from(location.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '')).toString();
+    if (sites.size < 10_000) sites.set(Buffer.from(location).toString(), site);
+  }
+  return site;
 }

@@ -1,0 +1,190 @@
+/**
+ * `npm run bench`: every measurement in one run on this machine, as ratios and percentiles beside their
+ * baselines; writes bench/results.json, docs/performance.md and a table on stdout. `--smoke` runs tiny counts.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { benchBrowser, type BrowserResult } from './browser.js';
+import { benchDrainStorm, type DrainResult } from './drain-storm.js';
+import { benchMemory, type MemoryResult } from './memory.js';
+import { benchServerCost, type CostRow } from './server-cost.js';
+import { round } from './stats.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const smoke = process.argv.includes('--smoke');
+const at = (...parts: string[]) => resolve(root, ...parts);
+
+interface Goal {
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    chromium: chromiumVersion(),
+    date: new Date().toISOString(),
+    mode: smoke ? 'smoke (tiny counts: numbers are not meaningful)' : 'full',
+  };
+  log(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${machine.chromium}`);
+
+  log('size…');
+  const size = {
+    stasisJsGzip: gzipSync(readFileSync(at('dist', 'stasis.js')), { level: 9 }).length,
+    stasisSwJsGzip: gzipSync(readFileSync(at('dist', 'stasis-sw.js')), { level: 9 }).length,
+  };
+
+  log('server cost…');
+  const cost: CostRow[] = await benchServerCost({
+    iterations: (bytes) => (smoke ? 5 : bytes <= 1024 ? 3000 : bytes <= 100 * 1024 ? 400 : 60),
+  });
+
+  log('memory…');
+  const memory: MemoryResult = await benchMemory({ sessions: smoke ? 200 : 10_000 });
+
+  log('drain storm…');
+  const drain: DrainResult = await benchDrainStorm({ sessions: smoke ? 100 : 10_000, serverCli: at('dist', 'server', 'cli.js') });
+
+  log('browser (real Chromium over CDP)…');
+  const browser: BrowserResult = await benchBrowser({
+    runs: smoke ? 3 : 50,
+    coldRuns: smoke ? 3 : 20,
+    serverCli: at('dist', 'server', 'cli.js'),
+    benchAppModule: at('dist', 'bench', 'bench-app.js'),
+    staticDirs: [at('bench', 'public'), at('dist')],
+  });
+
+  const at100 = browser.rows.find((r) => r.bytes === 100 * 1024)!;
+  const restoredVsCold = round(browser.coldStart.p50 / at100.showToRestored.p50, 1);
+  const blobPerStateByte = cost.map((r) => `${r.size}: ${round(r.blobBytes / r.bytes, 2)}`).join(', ');
+  const goals: Goal[] = [
+    ...cost.map((r) => ({
+      goal: `server cost ≤ 2× the AES-GCM+base64url limit at ${r.size}`,
+      measured: `hibernate ${r.hibernateRatio}×, resume ${r.resumeRatio}×`,
+      met: r.hibernateRatio <= 2 && r.resumeRatio <= 2,
+    })),
+    { goal: 'hide → durable p95 ≤ 15 ms at 100 KB', measured: `${at100.hideToDurable.p95} ms`, met: at100.hideToDurable.p95 <= 15 },
+    { goal: 'show → restored p95 ≤ 25 ms at 100 KB', measured: `${at100.showToRestored.p95} ms`, met: at100.showToRestored.p95 <= 25 },
+    { goal: 'restored ≥ 10× faster than reload + cold start (p50, 100 KB)', measured: `${restoredVsCold}×`, met: restoredVsCold >= 10 },
+    {
+      goal: '≤ 200 bytes of server memory per hibernated session (client-held)',
+      measured: `${Math.round(memory.hibernated.heapBytesPerSession)} B heap`,
+      met: memory.hibernated.heapBytesPerSession <= 200,
+    },
+    { goal: `drain of ${drain.sessions} sessions ≤ 5 s`, measured: `${drain.allBlobsMs} ms until every client held its blob`, met: drain.allBlobsMs <= 5000 },
+    { goal: 'dist/stasis.js ≤ 8 KB min+gzip', measured: `${size.stasisJsGzip} B`, met: size.stasisJsGzip <= 8 * 1024 },
+  ];
+
+  const results = { machine, size, blobPerStateByte, cost, memory, drain, browser, goals, seconds: Math.round((Date.now() - started) / 1000) };
+  const table = render(results);
+  console.log(`\n${table}`);
+  if (!smoke) {
+    mkdirSync(at('bench'), { recursive: true });
+    writeFileSync(at('bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(at('docs', 'performance.md'), page(table));
+    log('wrote bench/results.json and docs/performance.md');
+  }
+}
+
+type Results = {
+  machine: Record<string, unknown>;
+  size: { stasisJsGzip: number; stasisSwJsGzip: number };
+  blobPerStateByte: string;
+  cost: CostRow[];
+  memory: MemoryResult;
+  drain: DrainResult;
+  browser: BrowserResult;
+  goals: Goal[];
+  seconds: number;
+};
+
+function render(r: Results): string {
+  const m = r.machine;
+  const lines = [
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.chromium}; ${m.mode}; ${m.date}`,
+    '',
+    '### Server cost (one core; limit = node:crypto AES-256-GCM + base64url on the same bytes, same run)',
+    '',
+    '| state | blob | hibernate/s | limit seal/s | ratio | resume/s | limit open/s | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.cost.map(
+      (c) =>
+        `| ${c.size} | ${c.blobBytes} B | ${c.hibernatePerSecond} | ${c.limitSealPerSecond} | ${c.hibernateRatio}× | ${c.resumePerSecond} | ${c.limitOpenPerSecond} | ${c.resumeRatio}× |`,
+    ),
+    '',
+    '### Browser (Chromium, raw CDP tab switches; ms)',
+    '',
+    '| state | hide → durable p50 / p95 / max | show → restored p50 / p95 / max | runs |',
+    '| --- | --- | --- | --- |',
+    ...r.browser.rows.map(
+      (b) =>
+        `| ${b.size} | ${b.hideToDurable.p50} / ${b.hideToDurable.p95} / ${b.hideToDurable.max} | ${b.showToRestored.p50} / ${b.showToRestored.p95} / ${b.showToRestored.max} | ${b.hideToDurable.runs} |`,
+    ),
+    `| without Stasis: reload + cold start (state lost) | | ${r.browser.coldStart.p50} / ${r.browser.coldStart.p95} / ${r.browser.coldStart.max} | ${r.browser.coldStart.runs} |`,
+    '',
+    '### Memory, drain, size',
+    '',
+    `- Server memory per live session: ${Math.round(r.memory.live.heapBytesPerSession)} B heap (${Math.round(r.memory.live.rssBytesPerSession)} B RSS), ${r.memory.sessions} sessions.`,
+    `- Server memory per hibernated session (client-held): ${Math.round(r.memory.hibernated.heapBytesPerSession)} B heap (${Math.round(r.memory.hibernated.rssBytesPerSession)} B RSS).`,
+    `- Drain storm: ${r.drain.sessions} live WebSocket sessions (clients in a second process), SIGTERM → every client holds its blob after ${r.drain.allBlobsMs} ms (server's own drain: ${r.drain.drainedMs} ms; ${r.drain.received} blobs received).`,
+    `- dist/stasis.js ${r.size.stasisJsGzip} B and dist/stasis-sw.js ${r.size.stasisSwJsGzip} B min+gzip; blob bytes per state byte: ${r.blobPerStateByte}.`,
+    '',
+    '### Goals',
+    '',
+    '| goal | measured | met |',
+    '| --- | --- | --- |',
+    ...r.goals.map((g) => `| ${g.goal} | ${g.measured} | ${g.met ? 'yes' : '**no**'} |`),
+    '',
+    `Run time: ${r.seconds} s.`,
+  ];
+  return lines.join('\n');
+}
+
+function page(table: string): string {
+  return `# Performance
+
+This page is the output of \`npm run bench\` (bench/run.ts), run on the machine it names; the raw numbers are
+in bench/results.json. Speed is reported as ratios against a baseline measured in the same run and as
+percentiles, never as timing assertions in tests. How each number is taken:
+
+- **Server cost**: in one process, \`hibernate\` (encode the opted-in values, seal the JWE, free the session)
+  and \`resume\` (open, verify, consume the jti, decode, rebuild the session) one after another, against
+  node:crypto AES-256-GCM + base64url over the same number of plaintext bytes. The state is one persisted
+  text value of the given size.
+- **Hide → durable**: a real tab switch over raw CDP; from the page's \`visibilitychange\` to the moment the
+  page hears from the service worker that the blob is committed (\`durability: 'strict'\`), so it bounds the
+  commit from above. **Show → restored**: from \`visible\` to the app's state back in place (its view message
+  after the resume and the reconnect). **Reload + cold start**: navigation start to a cold-started app's first
+  state, with no Stasis on the page (and the user's state lost).
+- **Memory**: a separate process with \`--expose-gc\`, 10,000 sessions of the demo app, heap after gc.
+- **Drain storm**: the server CLI and 10,000 WebSocket clients in a second process on loopback; SIGTERM.
+
+${table}
+`;
+}
+
+function chromiumVersion(): string {
+  try {
+    return execFileSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return 'Chromium (version unknown)';
+  }
+}
+
+function log(message: string): void {
+  console.error(`[bench] ${message}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+/**
+ * Server cost: hibernate (encode + seal) and resume (open + verify + ledger + decode + rebuild) per second
+ * on one core, beside the physical limit measured in the same run on the same bytes: node:crypto
+ * AES-256-GCM plus base64url, nothing else.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createStasisServer, generateKeySpec, silentLogger } from '../server-stub/index.js';
+import type { LiveChannel } from '../server-stub/session/session.js';
+import app from './bench-app.js';
+import { round, SIZES } from './stats.js';
+
+export interface CostRow {
+  size: string;
+  bytes: number;
+  blobBytes: number;
+  hibernatePerSecond: number;
+  resumePerSecond: number;
+  limitSealPerSecond: number;
+  limitOpenPerSecond: number;
+  /** Stasis time / limit time; the goal is ≤ 2. */
+  hibernateRatio: number;
+  resumeRatio: number;
+}
+
+const channel: LiveChannel = { send() {}, close() {} };
+
+export async function benchServerCost(options: { iterations: (bytes: number) => number }): Promise<CostRow[]> {
+  const stasis = await createStasisServer({
+    app,
+    keys: generateKeySpec('bench'),
+    logger: silentLogger,
+    maxBlobBytes: 8 << 20,
+    warnBlobBytes: 8 << 20,
+    maxSessionsPerBrowser: Number.MAX_SAFE_INTEGER,
+  });
+  const sessions = stasis.sessions;
+  const binding = randomBytes(24).toString('base64url');
+  const rows: CostRow[] = [];
+  try {
+    for (const size of SIZES) {
+      const n = options.iterations(size.bytes);
+      const sids = Array.from({ length: n + 3 }, () => randomBytes(16).toString('base64url'));
+      const blobs: string[] = [];
+      // Hibernate: a session holding `size` of state, sealed and freed. Only the hibernate call is timed.
+      let hibernateMs = 0;
+      for (const [i, sid] of sids.entries()) {
+        const session = sessions.connect(sid, channel, binding);
+        await sessions.deliver(session, { type: 'fill', bytes: size.bytes });
+        const t0 = performance.now();
+        const { blob } = await sessions.hibernate(sid, binding);
+        const t1 = performance.now();
+        if (i >= 3) hibernateMs += t1 - t0; // the first few warm the JIT
+        blobs.push(blob);
+      }
+      // Resume each blob once (each is single-use).
+      let resumeMs = 0;
+      for (const [i, sid] of sids.entries()) {
+        const t0 = performance.now();
+        await sessions.resume(sid, blobs[i]!, binding);
+        const t1 = performance.now();
+        if (i >= 3) resumeMs += t1 - t0;
+      }
+      sessions.closeAll();
+      // The limit, on the same number of plaintext bytes as a real blob carries.
+      const plaintextBytes = Math.round((blobs[0]!.length - 200) * 0.75);
+      const limit = aesLimit(plaintextBytes, n);
+      const hibernate = hibernateMs / n;
+      const resume = resumeMs / n;
+      rows.push({
+        size: size.label,
+        bytes: size.bytes,
+        blobBytes: blobs[0]!.length,
+        hibernatePerSecond: round(1000 / hibernate, 1),
+        resumePerSecond: round(1000 / resume, 1),
+        limitSealPerSecond: round(1000 / limit.sealMs, 1),
+        limitOpenPerSecond: round(1000 / limit.openMs, 1),
+        hibernateRatio: round(hibernate / limit.sealMs, 2),
+        resumeRatio: round(resume / limit.openMs, 2),
+      });
+    }
+  } finally {
+    stasis.close();
+  }
+  return rows;
+}
+
+/** AES-256-GCM + base64url of `bytes` bytes, both ways: the floor any sealed blob costs. */
+function aesLimit(bytes: number, n: number): { sealMs: number; openMs: number } {
+  const key = randomBytes(32);
+  const plaintext = randomBytes(bytes);
+  const aad = Buffer.from('eyJhbGciOiJkaXIifQ', 'ascii');
+  let sealMs = 0;
+  let openMs = 0;
+  for (let i = 0; i < n + 3; i++) {
+    const iv = randomBytes(12);
+    const t0 = performance.now();
+    const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
+    const encoded = Buffer.concat([cipher.update(plaintext), cipher.final()]).toString('base64url');
+    const tag = cipher.getAuthTag();
+    const t1 = performance.now();
+    const decipher = createDecipheriv('aes-256-gcm', key, iv).setAAD(aad);
+    decipher.setAuthTag(tag);
+    Buffer.concat([decipher.update(Buffer.from(encoded, 'base64url')), decipher.final()]);
+    const t2 = performance.now();
+    if (i >= 3) {
+      sealMs += t1 - t0;
+      openMs += t2 - t1;
+    }
+  }
+  return { sealMs: sealMs / n, openMs: openMs / n };
+}
