@@ -5,7 +5,7 @@ import { builtinModules } from 'node:module';
 import resolve from '@rollup/plugin-node-resolve';
 import esbuild from 'rollup-plugin-esbuild';
 
-const browser = (minify) => [resolve({ browser: true }), esbuild({ target: 'es2020', minify })];
+const browser = (minify) => [resolve({ browser: true }), esbuild({ target: 'es2022', minify })];
 const typesEntry = {
   name: 'stasis-types-entry',
   generateBundle() {
@@ -25,8 +25,14 @@ export default [
   },
   {
     input: 'src/index.ts',
-    output: { dir: 'dist', entryFileNames: 'stasis.mjs', format: 'es', sourcemap: true },
+    output: { dir: 'dist', entryFileNames: 'stasis.mjs', chunkFileNames: 'stasis-[name]-[hash].mjs', format: 'es', sourcemap: true },
     plugins: [...browser(false), typesEntry],
+  },
+  {
+    // Loaded by dist/stasis.js only where no service worker is available.
+    input: 'src/custody/page-custody.ts',
+    output: { file: 'dist/stasis-fallback.mjs', format: 'es', sourcemap: true },
+    plugins: browser(true),
   },
   {
     input: 'worker/stasis-sw.ts',

@@ -3,16 +3,21 @@
  *   <script src="/stasis.js" data-endpoint="/stasis" data-sw="/stasis-sw.js"></script>
  * Attributes: data-endpoint, data-sw ("off" to keep blobs in the page; append ?shell=/,/app.css to
  * precache an offline app shell), data-banner ("off"), data-auto ("off": call Stasis.start() yourself),
- * data-orphans ("auto" | "ask" | "never"), data-idle-minutes (hibernate after that long without input).
+ * data-orphans ("auto" | "ask" | "never"), data-idle-minutes (hibernate after that long without input),
+ * data-fallback (URL of stasis-fallback.mjs, default: next to this script).
  * The global `Stasis` is the client.
  */
-import { createStasis } from './index.js';
+import { createClient } from './create.js';
+import type { openPageCustody } from './custody/page-custody.js';
 
 const script = document.currentScript as HTMLScriptElement | null;
 const data = script?.dataset ?? {};
 const off = (value: string | undefined) => value === 'off' || value === 'false';
+// The page custody (no service worker) lives in its own file next to this one, loaded only if needed.
+const fallbackUrl = new URL(data.fallback ?? 'stasis-fallback.mjs', script?.src ?? location.href).href;
 
-const Stasis = createStasis({
+const Stasis = createClient({
+  loadPageCustody: () => import(/* @vite-ignore */ fallbackUrl) as Promise<{ openPageCustody: typeof openPageCustody }>,
   ...(data.endpoint ? { endpoint: data.endpoint } : {}),
   serviceWorker: off(data.sw) ? false : (data.sw ?? '/stasis-sw.js'),
   banner: !off(data.banner),

@@ -33,6 +33,8 @@ export interface StasisOptions {
   orphans?: 'auto' | 'ask' | 'never';
   /** Hibernate a visible page after this many minutes without input; 0 turns it off (default). */
   idleMinutes?: number;
+  /** Loads the page's own custody, used only when no service worker is available (set by the entry points). */
+  loadPageCustody?: () => Promise<typeof import('./custody/page-custody.js')>;
 }
 
 type Listener = (event: StasisEvent) => void;
@@ -46,7 +48,8 @@ const RECLAIM_WAIT_MS = 1500;
  */
 export class StasisClient extends EventTarget {
   readonly endpoint: string;
-  readonly #options: Required<Omit<StasisOptions, 'endpoint'>>;
+  readonly #options: Required<Omit<StasisOptions, 'endpoint' | 'loadPageCustody'>>;
+  readonly #loadPageCustody: NonNullable<StasisOptions['loadPageCustody']>;
   readonly #ids: SessionIdStore;
   readonly #claim = new TabClaim();
   #sid: string;
@@ -83,6 +86,9 @@ export class StasisClient extends EventTarget {
       orphans: options.orphans ?? 'auto',
       idleMinutes: options.idleMinutes ?? 0,
     };
+    this.#loadPageCustody =
+      options.loadPageCustody ??
+      (() => Promise.reject(new Error('no page custody: pass loadPageCustody, or use createStasis / the script tag')));
     this.#ids = new SessionIdStore(`stasis:sid:${this.endpoint}`);
     // Provisional until start() has claimed it (it may turn out to be a duplicated tab's).
     this.#sid = this.#ids.stored() ?? newSessionId();
@@ -204,24 +210,23 @@ export class StasisClient extends EventTarget {
   };
 
   #onSignal(context: SignalContext): void {
-    if (context.signal === 'pagehide') this.#claim.release(); // leaving (or entering bfcache): let the sid go
-    if (context.signal === 'pageshow' && context.persisted) {
-      this.#resuming = false; // a call abandoned on the way into the cache never answers
-      void this.#reclaimAfterBfcache();
-    }
+    // A held Web Lock does not keep a page out of the back/forward cache, and keeping it there stops another
+    // tab from adopting this tab's blob while it waits in the cache.
+    if (context.signal === 'pageshow' && context.persisted) this.#resuming = false; // an abandoned call never answers
     if (context.signal === 'offline' || context.signal === 'online') this.#setState(this.#state); // banner text
     if (context.signal === 'online' && this.#state === 'pending') void this.#retryPending();
     const action = this.#options.policy(context);
     if (action === 'hibernate') {
+      const intoCache = context.signal === 'pagehide' && context.persisted;
       if (this.#intent !== 'away') {
         this.#intent = 'away'; // hidden + pagehide + freeze: one hibernate
         this.#idle = false;
         clearTimeout(this.#retryTimer);
-        void this.#hibernate();
+        void this.#hibernate(intoCache);
       }
       // Entering the back/forward cache: an answer arriving there would run script and evict the page.
       // The worker finishes the hibernate anyway; `pageshow` resumes, which waits for it.
-      if (context.signal === 'pagehide' && context.persisted) this.#abandonCalls?.();
+      if (intoCache) this.#abandonCalls?.();
     } else if (action === 'resume') {
       // load + pageshow + visible can arrive together: one resume at a time is enough.
       if (this.#intent === 'here' && (this.#resuming || !this.#mayNeedResume())) return;
@@ -257,7 +262,7 @@ export class StasisClient extends EventTarget {
    */
   #boot(): Promise<CustodyApi> {
     this.#booted ??= (async () => {
-      const choice = await openCustody(this.#options.serviceWorker || undefined, this.#options.callTimeoutMs);
+      const choice = await openCustody(this.#options.serviceWorker || undefined, this.#options.callTimeoutMs, this.#loadPageCustody);
       this.#custody = choice.api;
       this.#abandonCalls = choice.abandon;
       this.#custodyKind = choice.kind;
@@ -300,23 +305,19 @@ export class StasisClient extends EventTarget {
     }
   }
 
-  async #reclaimAfterBfcache(): Promise<void> {
-    if (await this.#claim.claim(this.#sid)) return;
-    // Another tab took this sid while we were in the back/forward cache: continue under a new one.
-    this.#sid = this.#ids.renew();
-    this.#gen = undefined;
-    await this.#claim.claim(this.#sid);
-    this.#ready('duplicate');
-  }
-
-  async #hibernate(): Promise<void> {
+  /**
+   * `intoCache`: the page is entering the back/forward cache. The browser closes its sockets there itself;
+   * a close from the server arriving once the page is frozen would run script and evict it, so the server
+   * is asked to leave the live channel open.
+   */
+  async #hibernate(intoCache = false): Promise<void> {
     if (this.#state === 'starting' && !this.#custody) return; // nothing can be live yet
     if (this.#state === 'hibernated' || this.#state === 'waiting') return; // the blob is already kept
     const sid = this.#sid;
     this.#setState('hibernating');
     this.#emit('hibernating', 'pending', { phase: 'hibernate' });
     // When custody is ready this posts synchronously: the page may be frozen right after this line.
-    const request = { endpoint: this.endpoint, sid };
+    const request = { endpoint: this.endpoint, sid, ...(intoCache ? { keepChannels: true } : {}) };
     const custody = this.#custody;
     const result: HibernateResult = await (custody ? custody.hibernate(request) : this.#boot().then((api) => api.hibernate(request))).catch(
       unexpected,

@@ -3,6 +3,7 @@ import {
   isFinal,
   isOutcome,
   readBlobHeader,
+  type HibernateRequest,
   type HibernateResponse,
   type ResumeResponse,
 } from '../src/protocol/index.js';
@@ -62,7 +63,8 @@ export class Custodian implements CustodyApi {
   }
 
   async #hibernateNow(request: CustodyRequest, vault: BlobStore): Promise<HibernateResult> {
-    const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, { sid: request.sid }, true);
+    const body: HibernateRequest = { sid: request.sid, ...(request.keepChannels ? { keepChannels: true } : {}) };
+    const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, body, true);
     if (answer.outcome === 'unavailable') {
       // Offline or server down: the session is still live there. Remember to hand it over later.
       await vault.putPending({ sid: request.sid, endpoint: request.endpoint, since: this.#now() }).catch(() => undefined);

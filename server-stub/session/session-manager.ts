@@ -92,11 +92,11 @@ export class SessionManager {
   }
 
   /** Seals a live session into a blob and frees it. Throws StasisError with a protocol code. */
-  async hibernate(sid: string, binding: string): Promise<HibernateOk> {
+  async hibernate(sid: string, binding: string, options: { keepChannels?: boolean } = {}): Promise<HibernateOk> {
     if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
     const session = this.#live.get(sid);
     if (!session || session.sealing) throw new StasisError('no-session', 'No live session with this id.');
-    return this.#seal(session, bindingHash(binding), CLOSE_CODES.hibernated, 'hibernated');
+    return this.#seal(session, bindingHash(binding), options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
   }
 
   /**
@@ -141,7 +141,7 @@ export class SessionManager {
   async #seal(
     session: Session,
     bid: string,
-    closeCode: number,
+    closeCode: number | undefined,
     reason: 'hibernated' | 'draining',
     beforeClose?: (ok: HibernateOk) => void,
   ): Promise<HibernateOk> {

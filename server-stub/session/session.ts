@@ -89,11 +89,14 @@ export class Session implements SessionContext {
     for (const channel of this.channels) channel.send(text);
   }
 
-  /** Ends the session: aborts app work and closes every channel with the reason's close code. */
-  end(reason: EndReason, closeCode: number): void {
+  /**
+   * Ends the session: aborts app work and closes every channel with the reason's close code, or, with
+   * `closeCode` undefined, only detaches them (their messages are ignored from now on).
+   */
+  end(reason: EndReason, closeCode: number | undefined): void {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort(reason);
-    for (const channel of this.channels) channel.close(closeCode, `stasis:${reason}`);
+    if (closeCode !== undefined) for (const channel of this.channels) channel.close(closeCode, `stasis:${reason}`);
     this.channels.clear();
   }
 }

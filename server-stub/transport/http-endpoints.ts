@@ -55,10 +55,11 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
         }
         if (route === ROUTES.hibernate) {
-          const sid = await readSid(req, config.maxBodyBytes);
+          const body = await readJson(req, config.maxBodyBytes);
+          if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
           const existing = readBindingCookie(req, config.cookieName);
           const binding = existing ?? newBindingSecret();
-          const answer = await manager.hibernate(sid, binding);
+          const answer = await manager.hibernate(body.sid, binding, { keepChannels: body.keepChannels === true });
           // Only once a blob depends on it.
           if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding));
           send(res, 200, answer);
@@ -153,12 +154,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => over || resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', (error) => over || reject(error));
   });
-}
-
-async function readSid(req: IncomingMessage, limit: number): Promise<string> {
-  const { sid } = await readJson(req, limit);
-  if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
-  return sid;
 }
 
 function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {

@@ -1,5 +1,3 @@
-import { Custodian } from '../../worker/custodian.js';
-import { MemoryStore, Vault } from '../../worker/vault.js';
 import type { CustodyKind } from '../events.js';
 import type { CustodyApi } from '../protocol/custody.js';
 import { activeRegistration, serviceWorkerCustody } from './service-worker-custody.js';
@@ -18,7 +16,11 @@ export interface CustodyChoice {
  * stored), else the same custodian in the page over IndexedDB, else in the page's memory (IndexedDB
  * blocked, private mode): the blob then lives as long as the page.
  */
-export async function openCustody(serviceWorkerUrl: string | undefined, timeoutMs: number): Promise<CustodyChoice> {
+export async function openCustody(
+  serviceWorkerUrl: string | undefined,
+  timeoutMs: number,
+  loadPageCustody: () => Promise<typeof import('./page-custody.js')>,
+): Promise<CustodyChoice> {
   let fallbackReason = 'no service worker URL configured';
   if (serviceWorkerUrl && typeof navigator !== 'undefined' && 'serviceWorker' in navigator) {
     try {
@@ -35,15 +37,6 @@ export async function openCustody(serviceWorkerUrl: string | undefined, timeoutM
   } else if (serviceWorkerUrl) {
     fallbackReason = 'this browser offers no service worker here';
   }
-  try {
-    const vault = await Vault.open();
-    return { api: new Custodian({ openVault: async () => vault, keepalive: true }), kind: 'page', fallbackReason };
-  } catch (error) {
-    const memory = new MemoryStore();
-    return {
-      api: new Custodian({ openVault: async () => memory, keepalive: true }),
-      kind: 'memory',
-      fallbackReason: `${fallbackReason}; IndexedDB is unusable (${(error as Error)?.message ?? error})`,
-    };
-  }
+  const page = await (await loadPageCustody()).openPageCustody();
+  return { api: page.api, kind: page.kind, fallbackReason: page.problem ? `${fallbackReason}; ${page.problem}` : fallbackReason };
 }

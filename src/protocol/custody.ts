@@ -8,6 +8,8 @@ export interface CustodyRequest {
   /** Absolute URL of the Stasis endpoint (e.g. https://app.example/stasis). */
   endpoint: string;
   sid: string;
+  /** Hibernate only: ask the server not to close the live channel (the page is entering the bfcache). */
+  keepChannels?: boolean;
 }
 
 export interface HibernateResult {

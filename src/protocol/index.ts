@@ -83,6 +83,11 @@ export function isSid(value: unknown): value is string {
 
 export interface HibernateRequest {
   sid: string;
+  /**
+   * Leave the session's live channels open instead of closing them with 4001 (they are detached from the
+   * session). Pages entering the back/forward cache ask for this: the browser closes their sockets itself.
+   */
+  keepChannels?: boolean;
 }
 
 export interface HibernateOk {

@@ -1,50 +1,27 @@
 /**
- * The back/forward cache: Stasis never blocks it (no unload listener, the tab's Web Lock is let go on
- * pagehide), hibernates on the way out and resumes on `pageshow` with `persisted`.
+ * The back/forward cache: Stasis never blocks it (no unload listener; a held Web Lock and the service
+ * worker do not block it), hibernates on the way out without the server closing the socket under the
+ * frozen page, and resumes on `pageshow` with `persisted`. Driven over raw CDP: Playwright's own
+ * instrumentation runs script in cached pages now and then, which evicts them.
  */
-import { chromium, expect, test as base } from '@playwright/test';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/cdp-browser.js';
-import { ServerProcess } from './support/server-process.js';
+import { expect, test } from './support/fixtures.js';
+import { expectSameState, openFilledCheckout, readDemo, sidOf, waitForLive } from './support/demo.js';
 
-const test = base.extend<{ server: ServerProcess }>({
-  server: async ({}, use) => {
-    const server = await ServerProcess.start();
-    await use(server);
-    await server.stop();
-  },
-});
+test('leaving for another page hibernates; Back restores the page from the bfcache and resumes the session', async ({ server, cdp }) => {
+  const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  await tab.evaluate(() => ((window as any).__sameDocument = true)); // survives only if the document itself comes back
+  const notRestored: string[] = [];
+  cdp.on((method, params) => method === 'Page.backForwardCacheNotUsed' && notRestored.push(JSON.stringify(params.notRestoredExplanations)));
 
-test('leaving for another page hibernates; Back restores the page from the bfcache and resumes the session', async ({ server }) => {
-  // Playwright turns the bfcache off by default; this browser keeps it on.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS.filter((arg) => arg !== '--headless'),
-    ignoreDefaultArgs: ['--disable-back-forward-cache'],
-  });
-  try {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(server.url);
-    await expect(page.locator('#connection')).toHaveText('connected');
-    await page.getByRole('button', { name: 'Add one date stamp' }).click();
-    await page.getByRole('button', { name: 'Add one date stamp' }).click();
-    await expect(page.locator('#cart-count')).toHaveText('2');
-    const sid = await page.evaluate(() => {
-      (window as any).__sameDocument = true; // survives only if the document itself comes back
-      return (window as any).Stasis.sid as string;
-    });
+  await tab.goto(`${server.url}/stasis/health`);
+  await expect.poll(async () => (await server.health(sid)).session?.state).toBe('hibernated');
 
-    await page.goto(`${server.url}/stasis/health`);
-    await expect.poll(async () => (await server.health(sid)).session?.state).toBe('hibernated');
-
-    await page.goBack({ waitUntil: 'commit' });
-    await expect.poll(() => page.evaluate(() => (window as any).__sameDocument === true)).toBe(true);
-    expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).type)).toBe('navigate');
-    await expect(page.locator('#session-gen')).toHaveText('2');
-    await expect(page.locator('#connection')).toHaveText('connected');
-    await expect(page.locator('#cart-count')).toHaveText('2');
-    expect(await page.evaluate(() => (window as any).Stasis.sid)).toBe(sid);
-    expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 2 });
-  } finally {
-    await browser.close();
-  }
+  const { currentIndex, entries } = await tab.send<{ currentIndex: number; entries: Array<{ id: number }> }>('Page.getNavigationHistory');
+  await tab.send('Page.navigateToHistoryEntry', { entryId: entries[currentIndex - 1]!.id });
+  await expect.poll(() => tab.evaluate(() => (window as any).__sameDocument === true).catch(() => false)).toBe(true);
+  expect(notRestored).toEqual([]);
+  await waitForLive(tab, 2);
+  expect(await sidOf(tab)).toBe(sid);
+  expectSameState(await readDemo(tab), before);
+  expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 2 });
 });
