@@ -17,4 +17,7 @@ npx --no-install vitest run --reporter=default --reporter=json --outputFile.json
 echo "[stasis] end-to-end tests (Playwright, Chromium)…"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx --no-install playwright test --reporter=list,json
 
+echo "[stasis] benchmark harness smoke run (tiny counts; numbers not meaningful)…"
+node dist/bench/run.js --smoke > "$reports/bench-smoke.txt"
+
 node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"
