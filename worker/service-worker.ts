@@ -1,6 +1,6 @@
 import { expose } from 'comlink';
 import { isConnectMessage } from '../src/protocol/index.js';
-import type { CustodyApi } from '../src/protocol/custody.js';
+import type { CustodyApi, HibernateResult } from '../src/protocol/custody.js';
 import { Custodian } from './custodian.js';
 import { Vault } from './vault.js';
 
@@ -76,10 +76,13 @@ export function installStasisWorker(
   scope.addEventListener('message', (event) => {
     if (!isConnectMessage(event.data)) return;
     const port = event.ports[0];
-    if (!port) return;
     let finished!: () => void;
     const done = new Promise<void>((resolve) => (finished = resolve));
-    expose(oneCall(custodian, finished), port);
+    // A hibernate starts from the message itself: the page may already be gone (see ConnectMessage).
+    const early = event.data.hibernate && custodian.hibernate(event.data.hibernate);
+    if (early) void early.finally(() => setTimeout(finished, 0)).catch(() => undefined);
+    if (port) expose(oneCall(custodian, finished, early || undefined), port);
+    else if (!early) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, CALL_LIFETIME_MS)));
     event.waitUntil(Promise.race([done, cap]).finally(() => clearTimeout(timer)));
@@ -87,14 +90,14 @@ export function installStasisWorker(
 }
 
 /** Wraps the custodian so the event's lifetime ends once the call settled and its reply was posted. */
-function oneCall(custodian: CustodyApi, finished: () => void): CustodyApi {
+function oneCall(custodian: CustodyApi, finished: () => void, started?: Promise<HibernateResult>): CustodyApi {
   const track = <T>(promise: Promise<T>): Promise<T> => {
     // comlink posts the reply in a later microtask; a macrotask later it has surely been sent.
     void promise.finally(() => setTimeout(finished, 0)).catch(() => undefined);
     return promise;
   };
   return {
-    hibernate: (request) => track(custodian.hibernate(request)),
+    hibernate: (request) => track(started ?? custodian.hibernate(request)),
     resume: (request) => track(custodian.resume(request)),
     peek: (sid) => track(custodian.peek(sid)),
     orphans: (endpoint) => track(custodian.orphans(endpoint)),

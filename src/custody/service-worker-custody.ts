@@ -25,11 +25,15 @@ export interface ServiceWorkerCustody extends CustodyApi {
 
 export function serviceWorkerCustody(registration: ServiceWorkerRegistration, timeoutMs: number): ServiceWorkerCustody {
   const inFlight = new Set<InFlight>();
-  function call<R>(invoke: (remote: ReturnType<typeof wrap<CustodyApi>>) => Promise<R>, onTimeout: () => R): Promise<R> {
+  function call<R>(
+    invoke: (remote: ReturnType<typeof wrap<CustodyApi>>) => Promise<R>,
+    onTimeout: () => R,
+    hibernate?: ConnectMessage['hibernate'],
+  ): Promise<R> {
     const worker = registration.active;
     if (!worker) return Promise.resolve(onTimeout());
     const { port1, port2 } = new MessageChannel();
-    const message: ConnectMessage = { type: CONNECT_MESSAGE };
+    const message: ConnectMessage = { type: CONNECT_MESSAGE, ...(hibernate ? { hibernate } : {}) };
     worker.postMessage(message, [port2]);
     // The call is posted on the port synchronously, before this function returns: the page may freeze next.
     const remote = wrap<CustodyApi>(port1);
@@ -48,7 +52,7 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
     message: 'The service worker did not answer in time.',
   });
   return {
-    hibernate: (request: CustodyRequest) => call<HibernateResult>((r) => r.hibernate(request), silent),
+    hibernate: (request: CustodyRequest) => call<HibernateResult>((r) => r.hibernate(request), silent, { ...request }),
     resume: (request: CustodyRequest) => call<ResumeResult>((r) => r.resume(request), silent),
     peek: (sid: string) => call((r) => r.peek(sid), () => undefined),
     orphans: (endpoint: string) => call((r) => r.orphans(endpoint), () => []),

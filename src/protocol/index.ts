@@ -227,6 +227,12 @@ export function isPushedBlob(data: unknown): data is PushedBlob {
 /** The message a page posts to the service worker to open one RPC port (one call per port). */
 export interface ConnectMessage {
   type: typeof CONNECT_MESSAGE;
+  /**
+   * A hibernate travels in the connect message itself, so the worker starts it even if the page dies before
+   * the call on the new port gets through (a port still in transit when its page is killed can lose it).
+   * The comlink call that follows gets the same operation's result.
+   */
+  hibernate?: { endpoint: string; sid: string; keepChannels?: boolean };
 }
 export const CONNECT_MESSAGE = 'stasis:connect';
 
