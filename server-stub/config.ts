@@ -50,6 +50,8 @@ export interface StasisServerOptions {
   maxSessionsPerBrowser?: number;
   /** How long a drain waits for pushed blobs to flush. Env STASIS_DRAIN_TIMEOUT_MS. Default 10000. */
   drainTimeoutMs?: number;
+  /** Hibernate sessions with no app event for this long (blob pushed to the page). Env STASIS_IDLE_SECONDS. Default 0: off. */
+  idleSeconds?: number;
   /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
   codecs?: Codec[];
   /** One-time ledger. Default: in memory (one process). */
@@ -75,6 +77,7 @@ export interface ResolvedConfig {
   resumeFailuresPerMinute: number;
   maxSessionsPerBrowser: number;
   drainTimeoutMs: number;
+  idleMs: number;
 }
 
 export const DEFAULTS = {
@@ -110,6 +113,7 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
       options.resumeFailuresPerMinute ?? int(env, 'STASIS_RESUME_FAILURES_PER_MINUTE', DEFAULTS.resumeFailuresPerMinute),
     maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
     drainTimeoutMs: options.drainTimeoutMs ?? int(env, 'STASIS_DRAIN_TIMEOUT_MS', DEFAULTS.drainTimeoutMs),
+    idleMs: 1000 * (options.idleSeconds ?? (env.STASIS_IDLE_SECONDS ? int(env, 'STASIS_IDLE_SECONDS', 0) : 0)),
   };
   if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
   if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);

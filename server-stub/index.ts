@@ -57,6 +57,7 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
     warnBlobBytes: config.warnBlobBytes,
     retentionMs: config.retentionMs,
     maxSessionsPerBrowser: config.maxSessionsPerBrowser,
+    idleMs: config.idleMs,
     ledger: options.ledger ?? new MemoryLedger(options.now),
     codecs: (name) => codecs.get(name),
     defaultCodec: jsonCodec,

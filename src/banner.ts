@@ -126,7 +126,7 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
   const listeners = [
     client.on('statuschange', () => {
       const { state, online, idle, lastOutcome, paused } = client.status;
-      if (paused && (state === 'hibernated' || (state === 'waiting' && online))) show('paused', texts.paused, 'warn', [resumeNow]);
+      if (paused === 'drain' && (state === 'hibernated' || (state === 'waiting' && online))) show('paused', texts.paused, 'warn', [resumeNow]);
       else if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
       else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', idle ? texts.idle : texts.hibernated, 'info', idle ? [resumeNow] : []);
       else if (state === 'pending') show('pending', texts.pending, 'warn');

@@ -189,10 +189,26 @@ export class StasisClient extends EventTarget {
     this.#paused = message.reason;
     this.#gen = result.gen;
     this.#record('ok', undefined);
+    if (message.reason === 'idle') {
+      // The server saw no activity: wait for the user (any input, or the tab coming back) to resume.
+      this.#intent = 'away';
+      this.#idle = true;
+      this.#resumeOnNextInput();
+    }
     this.#setState('hibernated');
     this.#emit('hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
-    // The page is in use: ask for it back at once; a draining server says `unavailable`, the retry finds the next one.
-    if (this.#intent === 'here') void this.#resume();
+    // Drain: the page is in use, so ask for it back at once; the draining server says `unavailable` and the
+    // retry finds the next instance.
+    if (message.reason === 'drain' && this.#intent === 'here') void this.#resume();
+  }
+
+  #resumeOnNextInput(): void {
+    const events = ['pointerdown', 'keydown', 'touchstart', 'wheel'] as const;
+    const once = () => {
+      for (const type of events) removeEventListener(type, once, { capture: true });
+      if (document.visibilityState === 'visible') this.#onActive();
+    };
+    for (const type of events) addEventListener(type, once, { capture: true, passive: true });
   }
 
   /** Developer helpers: run a real cycle from the console, whatever the page's visibility. */

@@ -40,8 +40,8 @@ function connect(): void {
   ws.onclose = (event) => {
     if (socket !== ws) return;
     socket = undefined;
-    if (event.code === CLOSE_CODES.hibernated || event.code === CLOSE_CODES.draining) {
-      setConnection(event.code === CLOSE_CODES.draining ? 'paused' : 'hibernated');
+    if (event.code === CLOSE_CODES.hibernated || event.code === CLOSE_CODES.draining || event.code === CLOSE_CODES.idle) {
+      setConnection(event.code === CLOSE_CODES.hibernated ? 'hibernated' : 'paused');
       return; // Stasis resumes the session and says `ready`; reconnect then
     }
     setConnection('disconnected');

@@ -28,6 +28,8 @@ export interface SessionManagerOptions {
   retentionMs: number;
   /** Live sessions one browser (binding) may hold; new ones beyond it are refused. Default: no cap. */
   maxSessionsPerBrowser?: number;
+  /** Sessions with no app event for this long are hibernated by the server (blob pushed). 0: never. */
+  idleMs?: number;
   ledger: Ledger;
   codecs: CodecLookup;
   defaultCodec: Codec;
@@ -50,9 +52,44 @@ export class SessionManager {
   readonly #now: () => number;
   #nextPrune = 0;
   #draining = false;
+  #idleSweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
+    const idleMs = options.idleMs ?? 0;
+    if (idleMs > 0) {
+      this.#idleSweep = setInterval(() => void this.hibernateIdle(), Math.max(1000, Math.min(30_000, idleMs / 4)));
+      this.#idleSweep.unref();
+    }
+  }
+
+  /**
+   * Server-side idle policy: every session whose last app event (connect or message) is older than the idle
+   * timeout is sealed, its blob pushed over its channels, which then close with 4008. Returns how many.
+   */
+  async hibernateIdle(): Promise<number> {
+    const idleMs = this.options.idleMs ?? 0;
+    if (idleMs <= 0 || this.#draining) return 0;
+    const cutoff = this.#now() - idleMs;
+    let count = 0;
+    for (const session of [...this.#live.values()]) {
+      if (session.sealing || session.lastActivity > cutoff || session.channels.size === 0) continue;
+      try {
+        await this.#push(session, 'idle', CLOSE_CODES.idle);
+        count++;
+      } catch (error) {
+        this.options.logger.warn(`idle: session ${short(session.sid)} stays live: ${(error as Error).message}`);
+      }
+    }
+    return count;
+  }
+
+  /** Seals a session, pushes the blob over its channels, then closes them with `closeCode`. */
+  #push(session: Session, reason: PushedBlob['reason'], closeCode: number): Promise<HibernateOk> {
+    return this.#seal(session, session.browser ?? '', closeCode, reason === 'drain' ? 'draining' : 'idle', (ok) => {
+      const message: PushedBlob = { type: PUSH_MESSAGE, reason, sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
+      session.send(message);
+    });
   }
 
   /**
@@ -113,10 +150,7 @@ export class SessionManager {
     for (const [i, session] of sessions.entries()) {
       const channels = [...session.channels];
       try {
-        await this.#seal(session, session.browser ?? '', CLOSE_CODES.draining, 'draining', (ok) => {
-          const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'drain', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
-          session.send(message);
-        });
+        await this.#push(session, 'drain', CLOSE_CODES.draining);
         pushed++;
         for (const channel of channels) if (channel.whenClosed) closed.push(channel.whenClosed);
       } catch (error) {
@@ -142,7 +176,7 @@ export class SessionManager {
     session: Session,
     bid: string,
     closeCode: number | undefined,
-    reason: 'hibernated' | 'draining',
+    reason: 'hibernated' | 'draining' | 'idle',
     beforeClose?: (ok: HibernateOk) => void,
   ): Promise<HibernateOk> {
     const { sid } = session;
@@ -271,6 +305,7 @@ export class SessionManager {
 
   /** Ends every live session (process shutdown). */
   closeAll(): void {
+    clearInterval(this.#idleSweep);
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
     for (const session of this.#live.values()) session.end('closed', 1001);

@@ -47,7 +47,7 @@ export interface LiveChannel {
   readonly whenClosed?: Promise<void>;
 }
 
-export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining';
+export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining' | 'idle';
 
 export class Session implements SessionContext {
   readonly channels = new Set<LiveChannel>();

@@ -194,6 +194,8 @@ export const CLOSE_CODES = {
   tooManySessions: 4005,
   /** The server is draining (shutting down): the blob was pushed just before; resume on any instance. */
   draining: 4007,
+  /** The session had no app event for the idle timeout: the blob was pushed just before; resume on return. */
+  idle: 4008,
 } as const;
 
 /**

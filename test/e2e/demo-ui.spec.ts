@@ -146,3 +146,24 @@ test('SIGTERM drains the server: the page keeps the pushed blob, says the server
   await expect(page.locator('#cart-count')).toHaveText('1');
   await expect(banner).toHaveAttribute('data-state', 'restored');
 });
+
+test('server-side idle: a session with no app event is hibernated by the server, and the next input resumes it', async ({ page }) => {
+  const server = await ServerProcess.start({ STASIS_IDLE_SECONDS: '2' });
+  try {
+    await page.goto(server.url);
+    await live(page, 1);
+    await page.getByRole('button', { name: 'Add one washi tape' }).click();
+    await expect(page.locator('#cart-count')).toHaveText('1');
+    // No app event for 2 s: the server pushes the blob and closes the channel with 4008.
+    await expect(page.locator('#connection')).toHaveText('paused', { timeout: 10_000 });
+    expect((await server.health()).live).toBe(0);
+    const banner = page.locator('.stasis-banner[role=status]');
+    await expect(banner).toHaveAttribute('data-state', 'idle');
+    expect(await page.evaluate(() => (window as any).Stasis.status.paused)).toBe('idle');
+    await page.keyboard.press('Shift');
+    await live(page, 2);
+    await expect(page.locator('#cart-count')).toHaveText('1');
+  } finally {
+    await server.stop();
+  }
+});

@@ -89,3 +89,44 @@ describe('drain', () => {
     await expectCode(() => manager.resume(sids[0]!, pushed.blob, binding), 'unavailable');
   });
 });
+
+describe('server-side idle', () => {
+  it('hibernates only sessions without an app event for the idle timeout, pushing the blob and closing with 4008', async () => {
+    let now = 1_000_000;
+    const manager = new SessionManager({
+      ring: await ringOf(newKey('k1')),
+      app: (session) => void session.persist('n', 1),
+      audience: 'test',
+      schema: '1',
+      ttlSeconds: 3600,
+      maxBlobBytes: 1 << 20,
+      warnBlobBytes: 1 << 20,
+      retentionMs: 60_000,
+      idleMs: 60_000,
+      ledger: new MemoryLedger(() => now),
+      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
+      defaultCodec: jsonCodec,
+      logger: silentLogger,
+      now: () => now,
+    });
+    try {
+      const binding = newBinding();
+      const [quiet, busy] = [new FakeChannel(), new FakeChannel()];
+      const quietSid = newSid();
+      manager.connect(quietSid, quiet, binding);
+      const busySession = manager.connect(newSid(), busy, binding);
+      now += 45_000;
+      await manager.deliver(busySession, { type: 'anything' });
+      now += 30_000; // quiet: 75 s without an event; busy: 30 s
+      expect(await manager.hibernateIdle()).toBe(1);
+      expect(quiet.closed).toEqual({ code: 4008, reason: 'stasis:idle' });
+      expect(quiet.sent.at(-1)).toMatchObject({ type: 'stasis:hibernated', reason: 'idle', sid: quietSid, gen: 1 });
+      expect(busy.closed).toBeUndefined();
+      expect(manager.report(quietSid).state).toBe('hibernated');
+      const { blob } = quiet.sent.at(-1) as { blob: string };
+      expect(await manager.resume(quietSid, blob, binding)).toMatchObject({ outcome: 'ok', gen: 2 });
+    } finally {
+      manager.closeAll();
+    }
+  });
+});
