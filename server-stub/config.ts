@@ -52,6 +52,11 @@ export interface StasisServerOptions {
   drainTimeoutMs?: number;
   /** Hibernate sessions with no app event for this long (blob pushed to the page). Env STASIS_IDLE_SECONDS. Default 0: off. */
   idleSeconds?: number;
+  /**
+   * Bearer token for GET {basePath}/metrics. Env STASIS_METRICS_TOKEN. Required when NODE_ENV=production
+   * (the server refuses to start without it); open otherwise.
+   */
+  metricsToken?: string;
   /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
   codecs?: Codec[];
   /** One-time ledger. Default: in memory (one process). */
@@ -78,6 +83,7 @@ export interface ResolvedConfig {
   maxSessionsPerBrowser: number;
   drainTimeoutMs: number;
   idleMs: number;
+  metricsToken: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -114,7 +120,11 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
     drainTimeoutMs: options.drainTimeoutMs ?? int(env, 'STASIS_DRAIN_TIMEOUT_MS', DEFAULTS.drainTimeoutMs),
     idleMs: 1000 * (options.idleSeconds ?? (env.STASIS_IDLE_SECONDS ? int(env, 'STASIS_IDLE_SECONDS', 0) : 0)),
+    metricsToken: options.metricsToken ?? (env.STASIS_METRICS_TOKEN || undefined),
   };
+  if (env.NODE_ENV === 'production' && !config.metricsToken) {
+    throw new StasisConfigError('NODE_ENV=production: set STASIS_METRICS_TOKEN (or the metricsToken option) to protect /metrics.');
+  }
   if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
   if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);
   return config;

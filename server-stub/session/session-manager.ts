@@ -14,6 +14,7 @@ import type { KeyRing } from '../envelope/key-ring.js';
 import { StasisCodecError, StasisError } from '../errors.js';
 import type { Ledger } from '../ledger.js';
 import type { Logger } from '../logger.js';
+import { Metrics } from '../metrics.js';
 import { Session, type LiveChannel, type StasisApp } from './session.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
 
@@ -30,6 +31,7 @@ export interface SessionManagerOptions {
   maxSessionsPerBrowser?: number;
   /** Sessions with no app event for this long are hibernated by the server (blob pushed). 0: never. */
   idleMs?: number;
+  metrics?: Metrics;
   ledger: Ledger;
   codecs: CodecLookup;
   defaultCodec: Codec;
@@ -50,12 +52,14 @@ export class SessionManager {
   /** Live sids per browser binding, for the per-browser cap. */
   readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
+  readonly metrics: Metrics;
   #nextPrune = 0;
   #draining = false;
   #idleSweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? new Metrics();
     const idleMs = options.idleMs ?? 0;
     if (idleMs > 0) {
       this.#idleSweep = setInterval(() => void this.hibernateIdle(), Math.max(1000, Math.min(30_000, idleMs / 4)));
@@ -85,11 +89,18 @@ export class SessionManager {
   }
 
   /** Seals a session, pushes the blob over its channels, then closes them with `closeCode`. */
-  #push(session: Session, reason: PushedBlob['reason'], closeCode: number): Promise<HibernateOk> {
-    return this.#seal(session, session.browser ?? '', closeCode, reason === 'drain' ? 'draining' : 'idle', (ok) => {
-      const message: PushedBlob = { type: PUSH_MESSAGE, reason, sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
-      session.send(message);
-    });
+  async #push(session: Session, reason: PushedBlob['reason'], closeCode: number): Promise<HibernateOk> {
+    try {
+      const ok = await this.#seal(session, session.browser ?? '', closeCode, reason === 'drain' ? 'draining' : 'idle', (sealed) => {
+        const message: PushedBlob = { type: PUSH_MESSAGE, reason, sid: sealed.sid, gen: sealed.gen, exp: sealed.exp, blob: sealed.blob };
+        session.send(message);
+      });
+      this.metrics.hibernation(reason, 'ok', ok.blob.length);
+      return ok;
+    } catch (error) {
+      this.metrics.hibernation(reason, error instanceof StasisError ? error.code : 'unavailable');
+      throw error;
+    }
   }
 
   /**
@@ -160,11 +171,13 @@ export class SessionManager {
       if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve)); // let sockets write meanwhile
     }
     let timer: NodeJS.Timeout | undefined;
+    const started = this.#now();
     const flushed = await Promise.race([
       Promise.all(closed).then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]);
     clearTimeout(timer);
+    this.metrics.drained((this.#now() - started) / 1000);
     return { sessions: sessions.length, pushed, failed, flushed };
   }
 

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   HTTP_STATUS,
@@ -45,6 +46,14 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           ...(isSid(sid) ? { session: manager.report(sid) } : {}),
         };
         send(res, 200, body);
+      } else if (route === ROUTES.metrics && req.method === 'GET') {
+        if (!metricsAllowed(req, config.metricsToken)) {
+          send(res, 401, failure('malformed', 'The metrics need `Authorization: Bearer <STASIS_METRICS_TOKEN>`.'));
+          return true;
+        }
+        const text = manager.metrics.render({ live: manager.liveCount, hibernated: manager.hibernatedCount, draining: manager.draining });
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(text);
       } else if (route === ROUTES.hibernate || route === ROUTES.resume) {
         if (req.method !== 'POST') {
           res.setHeader('Allow', 'POST');
@@ -60,6 +69,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           const existing = readBindingCookie(req, config.cookieName);
           const binding = existing ?? newBindingSecret();
           const answer = await manager.hibernate(body.sid, binding, { keepChannels: body.keepChannels === true });
+          manager.metrics.hibernation('request', 'ok', answer.blob.length);
           // Only once a blob depends on it.
           if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding));
           send(res, 200, answer);
@@ -72,6 +82,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             browser ? failuresByBrowser.retryAfterSeconds(browser) : 0,
           );
           if (wait > 0) {
+            manager.metrics.resume('rate-limited');
             req.resume();
             res.setHeader('Retry-After', String(wait));
             send(res, HTTP_STATUS['rate-limited'], {
@@ -86,7 +97,9 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
             send(res, 200, await manager.resume(body.sid, body.blob, binding));
+            manager.metrics.resume('ok');
           } catch (error) {
+            manager.metrics.resume(error instanceof StasisError ? error.code : 'unavailable');
             // Only answers that suggest guessing or stolen blobs count; honest ones (expired, replayed by a
             // duplicate tab, schema-reset after a deploy) do not.
             if (error instanceof StasisError && SUSPICIOUS.has(error.code)) {
@@ -100,6 +113,9 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
         send(res, 404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
       }
     } catch (error) {
+      if (route === ROUTES.hibernate && req.method === 'POST') {
+        manager.metrics.hibernation('request', error instanceof StasisError ? error.code : 'unavailable');
+      }
       if (error instanceof StasisError) {
         send(res, HTTP_STATUS[error.code], failure(error.code, error.message));
       } else {
@@ -170,4 +186,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     'X-Content-Type-Options': 'nosniff',
   });
   res.end(text);
+}
+
+/** Metrics are open unless a token is configured; then only `Authorization: Bearer <token>` (compared in constant time). */
+function metricsAllowed(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const given = Buffer.from(String(req.headers.authorization ?? ''));
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -14,6 +14,7 @@ export const ROUTES = {
   resume: '/resume',
   health: '/health',
   live: '/live',
+  metrics: '/metrics',
 } as const;
 
 /**
