@@ -8,6 +8,25 @@ import { SessionManager } from '../../../server-stub/session/session-manager.js'
 import { isOriginAllowed } from '../../../server-stub/transport/origin-policy.js';
 import { expectCode, FakeChannel, newBinding, newKey, newSid, ringOf } from './helpers.js';
 
+/** A manager with small test defaults; `overrides` for what a test is about. */
+async function managerWith(overrides: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}): Promise<SessionManager> {
+  return new SessionManager({
+    ring: await ringOf(newKey('k1')),
+    app: (session) => void session.persist('n', 1),
+    audience: 'test',
+    schema: '1',
+    ttlSeconds: 3600,
+    maxBlobBytes: 1 << 20,
+    warnBlobBytes: 1 << 20,
+    retentionMs: 60_000,
+    ledger: new MemoryLedger(),
+    codecs: (name) => (name === 'json' ? jsonCodec : undefined),
+    defaultCodec: jsonCodec,
+    logger: silentLogger,
+    ...overrides,
+  });
+}
+
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
 describe('origin policy behind a reverse proxy', () => {
@@ -28,21 +47,7 @@ describe('origin policy behind a reverse proxy', () => {
 
 describe('per-browser session cap', () => {
   it('also holds for resumes, without using up the refused blob', async () => {
-    const manager = new SessionManager({
-      ring: await ringOf(newKey('k1')),
-      app: (session) => void session.persist('n', 1),
-      audience: 'test',
-      schema: '1',
-      ttlSeconds: 3600,
-      maxBlobBytes: 1 << 20,
-      warnBlobBytes: 1 << 20,
-      retentionMs: 60_000,
-      maxSessionsPerBrowser: 2,
-      ledger: new MemoryLedger(),
-      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
-      defaultCodec: jsonCodec,
-      logger: silentLogger,
-    });
+    const manager = await managerWith({ maxSessionsPerBrowser: 2 });
     const binding = newBinding();
     const parked = newSid();
     manager.connect(parked, new FakeChannel(), binding);
@@ -58,20 +63,7 @@ describe('per-browser session cap', () => {
 
 describe('drain', () => {
   it('pushes every live session its blob, closes with 4007, then refuses new work with unavailable', async () => {
-    const manager = new SessionManager({
-      ring: await ringOf(newKey('k1')),
-      app: (session) => void session.persist('n', 7),
-      audience: 'test',
-      schema: '1',
-      ttlSeconds: 3600,
-      maxBlobBytes: 1 << 20,
-      warnBlobBytes: 1 << 20,
-      retentionMs: 60_000,
-      ledger: new MemoryLedger(),
-      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
-      defaultCodec: jsonCodec,
-      logger: silentLogger,
-    });
+    const manager = await managerWith({ app: (session) => void session.persist('n', 7) });
     const binding = newBinding();
     const channels = [new FakeChannel(), new FakeChannel()];
     const sids = [newSid(), newSid()];
@@ -93,22 +85,7 @@ describe('drain', () => {
 describe('server-side idle', () => {
   it('hibernates only sessions without an app event for the idle timeout, pushing the blob and closing with 4008', async () => {
     let now = 1_000_000;
-    const manager = new SessionManager({
-      ring: await ringOf(newKey('k1')),
-      app: (session) => void session.persist('n', 1),
-      audience: 'test',
-      schema: '1',
-      ttlSeconds: 3600,
-      maxBlobBytes: 1 << 20,
-      warnBlobBytes: 1 << 20,
-      retentionMs: 60_000,
-      idleMs: 60_000,
-      ledger: new MemoryLedger(() => now),
-      codecs: (name) => (name === 'json' ? jsonCodec : undefined),
-      defaultCodec: jsonCodec,
-      logger: silentLogger,
-      now: () => now,
-    });
+    const manager = await managerWith({ idleMs: 60_000, ledger: new MemoryLedger(() => now), now: () => now });
     try {
       const binding = newBinding();
       const [quiet, busy] = [new FakeChannel(), new FakeChannel()];
