@@ -50,7 +50,7 @@ export class TabClaim {
     return locks.request(lockName(sid), { ifAvailable: true }, (lock) => lock !== null).catch(() => false);
   }
 
-  /** Lets the claim go (page unload, or entering the back/forward cache, which a held lock would block). */
+  /** Lets the claim go (the client stops; otherwise the browser releases it when the tab goes away). */
   release(): void {
     this.#release?.();
     this.#release = undefined;

@@ -78,14 +78,13 @@ export class Custodian implements CustodyApi {
 
   /** Writes a blob the server handed out for `request.sid`, durably, or to memory when storage refuses. */
   async #keep(request: CustodyRequest, blob: unknown, vault: BlobStore): Promise<HibernateResult> {
-    const answer = { blob };
-    const header = readBlobHeader(answer.blob);
-    if (!header || header.sid !== request.sid) {
+    const header = readBlobHeader(blob);
+    if (typeof blob !== 'string' || !header || header.sid !== request.sid) {
       return { outcome: 'malformed', message: 'The server answered without a blob for this session.' };
     }
     const record: VaultRecord = {
       sid: request.sid,
-      blob: answer.blob as string,
+      blob,
       gen: header.gen,
       exp: header.exp,
       storedAt: this.#now(),

@@ -6,6 +6,10 @@ import type { FailureCode } from '../../../src/protocol/index.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StasisServer } from '../../../server-stub/index.js';
+import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
+import { MemoryLedger } from '../../../server-stub/ledger.js';
+import { silentLogger } from '../../../server-stub/logger.js';
+import { SessionManager, type SessionManagerOptions } from '../../../server-stub/session/session-manager.js';
 
 /** A fresh session id: 128 random bits, base64url (22 characters). */
 export function newSid(): string {
@@ -104,4 +108,23 @@ export async function listenOnLoopback(stasis: StasisServer): Promise<{ server: 
   stasis.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** A session manager with small test defaults; `overrides` for what a test is about. */
+export async function managerWith(overrides: Partial<SessionManagerOptions> = {}): Promise<SessionManager> {
+  return new SessionManager({
+    ring: await ringOf(newKey('k1')),
+    app: (session) => void session.persist('n', 1),
+    audience: 'test',
+    schema: '1',
+    ttlSeconds: 3600,
+    maxBlobBytes: 1 << 20,
+    warnBlobBytes: 1 << 20,
+    retentionMs: 60_000,
+    ledger: new MemoryLedger(),
+    codecs: (name) => (name === 'json' ? jsonCodec : undefined),
+    defaultCodec: jsonCodec,
+    logger: silentLogger,
+    ...overrides,
+  });
 }

@@ -1,31 +1,9 @@
 /** Limits that need no HTTP server: the origin rule behind a proxy, and the session cap on resume. */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
 import { MemoryLedger } from '../../../server-stub/ledger.js';
-import { silentLogger } from '../../../server-stub/logger.js';
-import { SessionManager } from '../../../server-stub/session/session-manager.js';
 import { isOriginAllowed } from '../../../server-stub/transport/origin-policy.js';
-import { expectCode, FakeChannel, newBinding, newKey, newSid, ringOf } from './helpers.js';
-
-/** A manager with small test defaults; `overrides` for what a test is about. */
-async function managerWith(overrides: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}): Promise<SessionManager> {
-  return new SessionManager({
-    ring: await ringOf(newKey('k1')),
-    app: (session) => void session.persist('n', 1),
-    audience: 'test',
-    schema: '1',
-    ttlSeconds: 3600,
-    maxBlobBytes: 1 << 20,
-    warnBlobBytes: 1 << 20,
-    retentionMs: 60_000,
-    ledger: new MemoryLedger(),
-    codecs: (name) => (name === 'json' ? jsonCodec : undefined),
-    defaultCodec: jsonCodec,
-    logger: silentLogger,
-    ...overrides,
-  });
-}
+import { expectCode, FakeChannel, managerWith, newBinding, newSid } from './helpers.js';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 

@@ -3,15 +3,12 @@
  * `seal` is wrapped so a test can hold one call until it releases it; otherwise it is the real seal.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
 import * as envelope from '../../../server-stub/envelope/envelope.js';
 import { generateKeySpec, parseKeyRing } from '../../../server-stub/envelope/key-ring.js';
-import { MemoryLedger } from '../../../server-stub/ledger.js';
-import { silentLogger } from '../../../server-stub/logger.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
-import { SessionManager } from '../../../server-stub/session/session-manager.js';
+import type { SessionManager } from '../../../server-stub/session/session-manager.js';
 import { CLOSE_CODES } from '../../../src/protocol/index.js';
-import { FakeChannel, newBinding, newSid, stasisError } from './helpers.js';
+import { FakeChannel, newBinding, newSid, stasisError, managerWith } from './helpers.js';
 
 vi.mock('../../../server-stub/envelope/envelope.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../../server-stub/envelope/envelope.js')>();
@@ -37,20 +34,7 @@ afterEach(() => {
 });
 
 async function manager(app: StasisApp) {
-  const m = new SessionManager({
-    ring: await parseKeyRing(generateKeySpec('race')),
-    app,
-    audience: 'a',
-    schema: '1',
-    ttlSeconds: 3600,
-    maxBlobBytes: 1 << 20,
-    warnBlobBytes: 1 << 20,
-    retentionMs: 60_000,
-    ledger: new MemoryLedger(),
-    codecs: (name) => (name === 'json' ? jsonCodec : undefined),
-    defaultCodec: jsonCodec,
-    logger: silentLogger,
-  });
+  const m = await managerWith({ ring: await parseKeyRing(generateKeySpec('race')), app, audience: 'a' });
   managers.push(m);
   return m;
 }
