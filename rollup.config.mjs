@@ -66,7 +66,7 @@ export default [
       sourcemap: true,
       chunkFileNames: 'server/chunks/[name]-[hash].js',
     },
-    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), "ws"],
+    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), "ws", "ioredis"],
     plugins: [esbuild({ target: 'node20' })],
   },
 ];

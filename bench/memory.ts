@@ -126,7 +126,7 @@ async function runWorker(sessions: number): Promise<MemoryResult> {
   for (let i = 0; i < sessions; i++) await hibernate(i);
   if (stasis.sessions.liveCount !== 0) throw new Error(`${stasis.sessions.liveCount} sessions still live after hibernating all`);
   const hibernated = await settle(gc);
-  stasis.close();
+  await stasis.close();
 
   const per = (after: { heap: number; rss: number }) => ({
     heapBytesPerSession: Math.round((after.heap - before.heap) / sessions),

@@ -45,7 +45,7 @@ export async function benchServerCost(options: { iterations: (bytes: number) => 
       // Hibernate: a session holding `size` of state, sealed and freed. Only the hibernate call is timed.
       let hibernateMs = 0;
       for (const [i, sid] of sids.entries()) {
-        const session = sessions.connect(sid, channel, binding);
+        const session = await sessions.connect(sid, channel, binding);
         await sessions.deliver(session, { type: 'fill', bytes: size.bytes });
         const t0 = performance.now();
         const { blob } = await sessions.hibernate(sid, binding);
@@ -80,7 +80,7 @@ export async function benchServerCost(options: { iterations: (bytes: number) => 
       });
     }
   } finally {
-    stasis.close();
+    await stasis.close();
   }
   return rows;
 }

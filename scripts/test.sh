@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh
+bash scripts/ensure-services.sh
 
 echo "[stasis] type-checking…"
 npx --no-install tsc --noEmit -p tsconfig.json

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   console.log(`[stasis] listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`);
 
   const stop = () => {
-    stasis.close();
+    void stasis.close();
     server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };

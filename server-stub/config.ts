@@ -6,6 +6,7 @@ import type { KeyRing } from './envelope/key-ring.js';
 import type { Ledger } from './ledger.js';
 import type { Logger } from './logger.js';
 import type { StasisApp } from './session/session.js';
+import type { SessionStore } from './store/session-store.js';
 import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
 
 /**
@@ -57,6 +58,45 @@ export interface StasisServerOptions {
    * (the server refuses to start without it); open otherwise.
    */
   metricsToken?: string;
+  /**
+   * Redis for a fleet: the one-time ledger and newest-generation record, the owner of each live session
+   * (handovers between instances) and a session store. Env STASIS_REDIS_URL (redis://host:port[/db]). Default: none.
+   */
+  redisUrl?: string;
+  /** Prefix of every Redis key and channel. Env STASIS_REDIS_PREFIX. Default "stasis:". */
+  redisPrefix?: string;
+  /**
+   * Where sessions whose channel dropped go after the retention window, tried in order: `memory`, `redis`,
+   * or your own `SessionStore` objects. Env STASIS_STORES (comma-separated names). Default: memory, plus redis
+   * when STASIS_REDIS_URL is set. An empty list drops such sessions.
+   */
+  stores?: Array<'memory' | 'redis' | SessionStore>;
+  /** Memory store bound, entries. Env STASIS_MEMORY_STORE_MAX_ENTRIES. Default 10000. */
+  memoryStoreMaxEntries?: number;
+  /** Memory store bound, bytes of blobs. Env STASIS_MEMORY_STORE_MAX_BYTES. Default 64 MiB. */
+  memoryStoreMaxBytes?: number;
+  /** Hard timeout of every store and Redis call, ms. Env STASIS_STORE_TIMEOUT_MS. Default 500. */
+  storeTimeoutMs?: number;
+  /** Consecutive failures that open a store's circuit breaker. Env STASIS_BREAKER_FAILURES. Default 5. */
+  breakerFailures?: number;
+  /** How long an open breaker waits before a probe, seconds. Env STASIS_BREAKER_OPEN_SECONDS. Default 10. */
+  breakerOpenSeconds?: number;
+  /** How long to wait for another instance to hand a session over, ms. Env STASIS_HANDOVER_TIMEOUT_MS. Default 3000. */
+  handoverTimeoutMs?: number;
+  /**
+   * Push a checkpoint blob to each live page at most this often, when its state changed, so an instance
+   * killed without a drain loses at most this window. Env STASIS_CHECKPOINT_SECONDS. Default 0: off.
+   */
+  checkpointSeconds?: number;
+  /**
+   * Bail-out storm guard: when more than this fraction of the resumes in the window failed, failures start
+   * pages fresh quietly. Env STASIS_BAILOUT_FRACTION (0-1). Default 0.5.
+   */
+  bailoutFraction?: number;
+  /** Fewest resumes in the window before the guard can turn on. Env STASIS_BAILOUT_MIN_RESUMES. Default 20. */
+  bailoutMinResumes?: number;
+  /** The guard's window, seconds. Env STASIS_BAILOUT_WINDOW_SECONDS. Default 60. */
+  bailoutWindowSeconds?: number;
   /** Extra codecs, chosen per value by name. The strict JSON codec ("json") is always there. */
   codecs?: Codec[];
   /** One-time ledger. Default: in memory (one process). */
@@ -84,6 +124,15 @@ export interface ResolvedConfig {
   drainTimeoutMs: number;
   idleMs: number;
   metricsToken: string | undefined;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  stores: Array<'memory' | 'redis' | SessionStore>;
+  memoryStore: { maxEntries: number; maxBytes: number };
+  storeTimeoutMs: number;
+  breaker: { failureThreshold: number; openMs: number; timeoutMs: number };
+  handoverTimeoutMs: number;
+  checkpointMs: number;
+  bailout: { fraction: number; minResumes: number; windowMs: number };
 }
 
 export const DEFAULTS = {
@@ -98,6 +147,16 @@ export const DEFAULTS = {
   resumeFailuresPerMinute: 20,
   maxSessionsPerBrowser: 32,
   drainTimeoutMs: 10_000,
+  redisPrefix: 'stasis:',
+  memoryStoreMaxEntries: 10_000,
+  memoryStoreMaxBytes: 64 * 1024 * 1024,
+  storeTimeoutMs: 500,
+  breakerFailures: 5,
+  breakerOpenSeconds: 10,
+  handoverTimeoutMs: 3000,
+  bailoutFraction: 0.5,
+  bailoutMinResumes: 20,
+  bailoutWindowSeconds: 60,
 } as const;
 
 export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
@@ -121,7 +180,32 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     drainTimeoutMs: options.drainTimeoutMs ?? int(env, 'STASIS_DRAIN_TIMEOUT_MS', DEFAULTS.drainTimeoutMs),
     idleMs: 1000 * (options.idleSeconds ?? (env.STASIS_IDLE_SECONDS ? int(env, 'STASIS_IDLE_SECONDS', 0) : 0)),
     metricsToken: options.metricsToken ?? (env.STASIS_METRICS_TOKEN || undefined),
+    redisUrl: options.redisUrl ?? (env.STASIS_REDIS_URL || undefined),
+    redisPrefix: options.redisPrefix ?? (env.STASIS_REDIS_PREFIX || DEFAULTS.redisPrefix),
+    stores: [],
+    memoryStore: {
+      maxEntries: options.memoryStoreMaxEntries ?? int(env, 'STASIS_MEMORY_STORE_MAX_ENTRIES', DEFAULTS.memoryStoreMaxEntries),
+      maxBytes: options.memoryStoreMaxBytes ?? int(env, 'STASIS_MEMORY_STORE_MAX_BYTES', DEFAULTS.memoryStoreMaxBytes),
+    },
+    storeTimeoutMs: options.storeTimeoutMs ?? int(env, 'STASIS_STORE_TIMEOUT_MS', DEFAULTS.storeTimeoutMs),
+    breaker: { failureThreshold: 0, openMs: 0, timeoutMs: 0 },
+    handoverTimeoutMs: options.handoverTimeoutMs ?? int(env, 'STASIS_HANDOVER_TIMEOUT_MS', DEFAULTS.handoverTimeoutMs),
+    checkpointMs: 1000 * (options.checkpointSeconds ?? (env.STASIS_CHECKPOINT_SECONDS ? int(env, 'STASIS_CHECKPOINT_SECONDS', 0) : 0)),
+    bailout: {
+      fraction: options.bailoutFraction ?? fraction(env, 'STASIS_BAILOUT_FRACTION', DEFAULTS.bailoutFraction),
+      minResumes: options.bailoutMinResumes ?? int(env, 'STASIS_BAILOUT_MIN_RESUMES', DEFAULTS.bailoutMinResumes),
+      windowMs: 1000 * (options.bailoutWindowSeconds ?? int(env, 'STASIS_BAILOUT_WINDOW_SECONDS', DEFAULTS.bailoutWindowSeconds)),
+    },
   };
+  config.breaker = {
+    failureThreshold: options.breakerFailures ?? int(env, 'STASIS_BREAKER_FAILURES', DEFAULTS.breakerFailures),
+    openMs: 1000 * (options.breakerOpenSeconds ?? int(env, 'STASIS_BREAKER_OPEN_SECONDS', DEFAULTS.breakerOpenSeconds)),
+    timeoutMs: config.storeTimeoutMs,
+  };
+  config.stores = options.stores ?? storeNames(env.STASIS_STORES, config.redisUrl);
+  if (config.stores.includes('redis') && !config.redisUrl) {
+    throw new StasisConfigError('The "redis" store needs STASIS_REDIS_URL (or the redisUrl option).');
+  }
   if (env.NODE_ENV === 'production' && !config.metricsToken) {
     throw new StasisConfigError('NODE_ENV=production: set STASIS_METRICS_TOKEN (or the metricsToken option) to protect /metrics.');
   }
@@ -136,6 +220,23 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) throw new StasisConfigError(`${name} must be a positive integer, got "${raw}".`);
   return value;
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value <= 1)) throw new StasisConfigError(`${name} must be a number in (0, 1], got "${raw}".`);
+  return value;
+}
+
+function storeNames(raw: string | undefined, redisUrl: string | undefined): Array<'memory' | 'redis'> {
+  if (raw === undefined) return redisUrl ? ['memory', 'redis'] : ['memory'];
+  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (name !== 'memory' && name !== 'redis') throw new StasisConfigError(`STASIS_STORES: unknown store "${name}" (memory, redis).`);
+  }
+  return names as Array<'memory' | 'redis'>;
 }
 
 /** The running app's version: what npm says, else the version in ./package.json. */

@@ -1,29 +1,48 @@
 /**
- * The one-time ledger: a blob id (`jti`) can be consumed once. Entries are kept until the blob would
- * have expired anyway, so memory is bounded by the number of blobs resumed within one TTL.
+ * The one-time ledger and the newest-generation record, checked in one atomic step on every resume:
+ * a blob id (`jti`) can be consumed once, and a blob whose generation is not newer than one already resumed
+ * for its session is `stale` (an old checkpoint, a copy kept by a store). Entries are kept until the blob
+ * would have expired anyway, so memory is bounded by the blobs resumed within one TTL.
  */
+export interface LedgerClaim {
+  jti: string;
+  sid: string;
+  gen: number;
+  /** The blob's expiry, ms since the epoch. */
+  expiresAtMs: number;
+}
+
+export type LedgerVerdict = 'ok' | 'replayed' | 'stale';
+
 export interface Ledger {
-  /** True when this call consumed the id; false when it was consumed before. Atomic. */
-  consume(jti: string, expiresAtMs: number): Promise<boolean>;
-  /** Undoes a consume whose resume failed on the server's side (the app threw), so the blob stays usable. */
-  release(jti: string): Promise<void>;
+  /** Consumes the blob id and records its generation as the session's newest. Atomic across instances. */
+  consume(claim: LedgerClaim): Promise<LedgerVerdict>;
+  /** Undoes an `ok` consume whose resume then failed on the server's side (the app threw), so a retry works. */
+  release(claim: LedgerClaim): Promise<void>;
+  close?(): Promise<void>;
 }
 
 export class MemoryLedger implements Ledger {
   readonly #consumed = new Map<string, number>();
+  readonly #newest = new Map<string, { gen: number; until: number }>();
   #nextPurge = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async consume(jti: string, expiresAtMs: number): Promise<boolean> {
+  async consume(claim: LedgerClaim): Promise<LedgerVerdict> {
     this.#purgeExpired();
-    if (this.#consumed.has(jti)) return false;
-    this.#consumed.set(jti, expiresAtMs);
-    return true;
+    if (this.#consumed.has(claim.jti)) return 'replayed';
+    this.#consumed.set(claim.jti, claim.expiresAtMs);
+    const newest = this.#newest.get(claim.sid);
+    if (newest && newest.until > this.now() && newest.gen >= claim.gen) return 'stale';
+    this.#newest.set(claim.sid, { gen: claim.gen, until: Math.max(claim.expiresAtMs, newest?.until ?? 0) });
+    return 'ok';
   }
 
-  async release(jti: string): Promise<void> {
-    this.#consumed.delete(jti);
+  async release(claim: LedgerClaim): Promise<void> {
+    this.#consumed.delete(claim.jti);
+    const newest = this.#newest.get(claim.sid);
+    if (newest?.gen === claim.gen) newest.gen = claim.gen - 1;
   }
 
   get size(): number {
@@ -35,5 +54,6 @@ export class MemoryLedger implements Ledger {
     if (now < this.#nextPurge) return;
     this.#nextPurge = now + 60_000;
     for (const [jti, exp] of this.#consumed) if (exp <= now) this.#consumed.delete(jti);
+    for (const [sid, entry] of this.#newest) if (entry.until <= now) this.#newest.delete(sid);
   }
 }

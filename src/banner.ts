@@ -146,7 +146,7 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
       show('restored', texts.restored, 'ok');
       noteTimer = setTimeout(hide, noteMs);
     }),
-    client.on('reset', () => show('reset', texts.reset, 'info', [[texts.dismiss, hide]])),
+    client.on('reset', (event) => (event.detail.quiet ? hide() : show('reset', texts.reset, 'info', [[texts.dismiss, hide]]))),
     client.on('failed', (event: StasisEvent) => {
       if (event.detail.phase !== 'resume') return;
       show('failed', texts.failed.replace('{code}', event.code), 'error', [

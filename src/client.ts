@@ -63,7 +63,7 @@ export class StasisClient extends EventTarget {
   #intent: 'here' | 'away' = 'here';
   #idle = false;
   /** Why the server pushed our blob (drain, idle), until the session is live again. */
-  #paused: PushedBlob['reason'] | undefined;
+  #paused: 'drain' | 'idle' | undefined;
   /** Why the first `ready` happens, when it is not a plain new session or a resume. */
   #startReason: 'duplicate' | 'adopted' | undefined;
   #lastOutcome: Outcome | 'none' | undefined;
@@ -174,11 +174,37 @@ export class StasisClient extends EventTarget {
    */
   receive(message: unknown): boolean {
     if (!isPushedBlob(message)) return false;
-    if (message.sid === this.#sid) void this.#keepPushed(message);
+    if (message.sid !== this.#sid) return true;
+    if (message.reason === 'checkpoint') void this.#keepCheckpoint(message);
+    else void this.#keepPushed({ ...message, reason: message.reason });
     return true;
   }
 
-  async #keepPushed(message: PushedBlob): Promise<void> {
+  /**
+   * The live channel dropped without a hibernate (the instance was killed, the network broke): call this
+   * before reconnecting. When a checkpoint is kept it goes to the server first, and whichever instance
+   * answers restores the newest copy: the session itself if it is still live somewhere, else the copy the
+   * server stored, else the checkpoint. Resolves with the status; `ready` fires when a resume happened.
+   */
+  async recover(): Promise<StasisStatus> {
+    if (this.#state !== 'live' || this.#intent !== 'here' || this.#resuming) return this.status;
+    const api = await this.#boot();
+    const kept = await api.peek(this.#sid).catch(() => undefined);
+    if (!kept || this.#state !== 'live') return this.status;
+    this.#setState('hibernated');
+    await this.#resume();
+    return this.status;
+  }
+
+  /** A checkpoint: the session stays live; the worker keeps the newest one in case the server dies. */
+  async #keepCheckpoint(message: PushedBlob): Promise<void> {
+    const api = await this.#boot();
+    const result = await api.store({ endpoint: this.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
+    if (message.sid !== this.#sid || result.outcome !== 'ok') return;
+    this.#emit('checkpoint', 'ok', { gen: result.gen, bytes: result.bytes });
+  }
+
+  async #keepPushed(message: PushedBlob & { reason: 'drain' | 'idle' }): Promise<void> {
     const api = await this.#boot();
     const result = await api.store({ endpoint: this.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
     if (message.sid !== this.#sid) return;
@@ -426,8 +452,12 @@ export class StasisClient extends EventTarget {
       this.#gen = undefined;
       await this.#claim.claim(this.#sid);
       this.#setState('live');
-      const graceful = result.outcome === 'schema-reset';
-      this.#emit(graceful ? 'reset' : 'failed', result.outcome, { phase: 'resume', message: result.message });
+      const graceful = result.outcome === 'schema-reset' || result.quiet === true;
+      this.#emit(graceful ? 'reset' : 'failed', result.outcome, {
+        phase: 'resume',
+        message: result.message,
+        ...(result.quiet ? { quiet: true as const } : {}),
+      });
       this.#ready(graceful ? 'reset' : 'failed');
     }
     this.#startReason = undefined;

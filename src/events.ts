@@ -35,6 +35,7 @@ export type StasisEventType =
   | 'ready'
   | 'orphan'
   | 'custody'
+  | 'checkpoint'
   | 'statuschange';
 
 export interface StasisEventDetail {
@@ -48,6 +49,8 @@ export interface StasisEventDetail {
   orphan?: { sid: string; gen: number; storedAt: number };
   message?: string;
   bytes?: number;
+  /** `reset` during a server's bail-out storm: start fresh without telling the user anything. */
+  quiet?: true;
   status: StasisStatus;
 }
 

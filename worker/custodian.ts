@@ -59,7 +59,16 @@ export class Custodian implements CustodyApi {
   }
 
   store(request: CustodyRequest & { blob: string }): Promise<HibernateResult> {
-    return this.#serialize(request.sid, async () => this.#keep(request, request.blob, await this.#openVault()));
+    return this.#serialize(request.sid, async () => {
+      const vault = await this.#openVault();
+      // Pushed blobs (checkpoints especially) can arrive out of order: only the newest is worth keeping.
+      const pushed = readBlobHeader(request.blob);
+      const kept = this.#unstored.get(request.sid) ?? (await vault.get(request.sid).catch(() => undefined));
+      if (pushed && kept && (kept.gen > pushed.gen || (kept.gen === pushed.gen && kept.exp > pushed.exp))) {
+        return { outcome: 'stale', gen: kept.gen, exp: kept.exp, message: 'A newer blob of this session is already kept.' };
+      }
+      return this.#keep(request, request.blob, vault);
+    });
   }
 
   async #hibernateNow(request: CustodyRequest, vault: BlobStore): Promise<HibernateResult> {
@@ -129,7 +138,12 @@ export class Custodian implements CustodyApi {
       if (isFinal(answer.outcome)) await forget();
       if (answer.outcome === 'ok') return { outcome: 'ok', gen: answer.gen };
       const wait = 'retryAfterSeconds' in answer ? answer.retryAfterSeconds : undefined;
-      return { outcome: answer.outcome, message: answer.message, ...(typeof wait === 'number' ? { retryAfterSeconds: wait } : {}) };
+      return {
+        outcome: answer.outcome,
+        message: answer.message,
+        ...(typeof wait === 'number' ? { retryAfterSeconds: wait } : {}),
+        ...('quiet' in answer && answer.quiet === true ? { quiet: true as const } : {}),
+      };
     });
   }
 

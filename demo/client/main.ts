@@ -45,9 +45,13 @@ function connect(): void {
       return; // Stasis resumes the session and says `ready`; reconnect then
     }
     setConnection('disconnected');
-    // Dropped without hibernation (network, server restart): try again while the page is in use.
+    // Dropped without hibernation (network, an instance killed): try again while the page is in use. Stasis
+    // first hands the newest checkpoint (if the server sends them) to whichever instance answers.
     if (document.visibilityState === 'visible' && Stasis.status.state === 'live') {
-      reconnectTimer = setTimeout(connect, 1000 + Math.random() * 1000);
+      reconnectTimer = setTimeout(
+        () => void Stasis.recover().then((status) => status.state === 'live' && connect()),
+        500 + Math.random() * 1000,
+      );
     }
   };
 }

@@ -21,6 +21,11 @@ export interface SealedSession {
   schema: string;
   /** Encoded opted-in values by key (the state registry's format; the envelope does not look inside). */
   values: Record<string, unknown>;
+  /**
+   * Incarnation: a random id of the live session object the blob was sealed from. A checkpoint shares it with
+   * its still-live session; a server that still holds that incarnation live knows the blob is not newer.
+   */
+  inc?: string;
 }
 
 /**
@@ -134,7 +139,8 @@ function parsePlaintext(text: string): SealedSession {
     typeof s.schema === 'string' &&
     typeof s.values === 'object' &&
     s.values !== null &&
-    !Array.isArray(s.values);
+    !Array.isArray(s.values) &&
+    (s.inc === undefined || typeof s.inc === 'string');
   if (!valid) throw new StasisError('malformed', 'The blob contents lack a required field or have the wrong version.');
   return s as SealedSession;
 }

@@ -12,10 +12,12 @@ import type { Codec } from '../codec/json-codec.js';
 import { open, seal, type SealedSession } from '../envelope/envelope.js';
 import type { KeyRing } from '../envelope/key-ring.js';
 import { StasisCodecError, StasisError } from '../errors.js';
-import type { Ledger } from '../ledger.js';
+import { LocalFleet, type Fleet, type HandoverReply, type HandoverRequest } from '../fleet/fleet.js';
+import type { Ledger, LedgerClaim } from '../ledger.js';
 import type { Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
-import { Session, type LiveChannel, type StasisApp } from './session.js';
+import type { StoreChain } from '../store/store-chain.js';
+import { Session, type EndReason, type LiveChannel, type StasisApp } from './session.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
 
 export interface SessionManagerOptions {
@@ -33,6 +35,12 @@ export interface SessionManagerOptions {
   idleMs?: number;
   metrics?: Metrics;
   ledger: Ledger;
+  /** Where a session whose channels all dropped goes after the retention window. None: it is dropped. */
+  stores?: StoreChain;
+  /** Other instances (a shared Redis): who holds which live session, and handovers. Default: this process alone. */
+  fleet?: Fleet;
+  /** Push a checkpoint blob to live pages at most this often, when their state changed. 0: off. */
+  checkpointMs?: number;
   codecs: CodecLookup;
   defaultCodec: Codec;
   logger: Logger;
@@ -47,8 +55,9 @@ export class SessionManager {
   /** Blobs handed out and not yet resumed, by sid: for metrics and reports only, never for decisions. */
   readonly #hibernated = new Map<string, { gen: number; exp: number }>();
   readonly #retention = new Map<string, NodeJS.Timeout>();
-  /** Newest generation resumed per sid (until it could no longer matter): older blobs are `stale`. */
-  readonly #newestResumed = new Map<string, { gen: number; until: number }>();
+  /** Connects and resumes of one sid run one at a time (each may ask the fleet and the stores first). */
+  readonly #busy = new Map<string, Promise<unknown>>();
+  readonly #fleet: Fleet;
   /** Live sids per browser binding, for the per-browser cap. */
   readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
@@ -56,15 +65,52 @@ export class SessionManager {
   #nextPrune = 0;
   #draining = false;
   #idleSweep: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
     this.metrics = options.metrics ?? new Metrics();
+    this.#fleet = options.fleet ?? new LocalFleet();
+    this.#fleet.serve((request) => this.#serveHandover(request));
     const idleMs = options.idleMs ?? 0;
     if (idleMs > 0) {
       this.#idleSweep = setInterval(() => void this.hibernateIdle(), Math.max(1000, Math.min(30_000, idleMs / 4)));
       this.#idleSweep.unref();
     }
+    const checkpointMs = options.checkpointMs ?? 0;
+    if (checkpointMs > 0) {
+      this.#checkpointTimer = setInterval(() => void this.checkpointAll(), checkpointMs);
+      this.#checkpointTimer.unref();
+    }
+  }
+
+  /**
+   * Checkpoints: seals every live session whose values changed since its last checkpoint and pushes the blob
+   * over its channels, leaving the session live. If this instance then dies without a drain (SIGKILL, a
+   * crash), the page hands the newest checkpoint to another instance. Returns how many were pushed.
+   */
+  async checkpointAll(): Promise<number> {
+    if (this.#draining) return 0;
+    let count = 0;
+    for (const session of [...this.#live.values()]) {
+      if (session.sealing || session.channels.size === 0 || session.signal.aborted) continue;
+      try {
+        const values = session.state.encodeAll();
+        const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
+        if (digest === session.checkpointDigest) continue;
+        const { ok } = await this.#sealBlob(session, session.browser ?? '', values);
+        if (this.#live.get(session.sid) !== session || session.sealing || session.signal.aborted) continue;
+        const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
+        session.send(message);
+        session.checkpointDigest = digest;
+        this.metrics.checkpoint('ok', ok.blob.length);
+        count++;
+      } catch (error) {
+        this.metrics.checkpoint(error instanceof StasisError ? error.code : 'unavailable');
+        this.options.logger.warn(`checkpoint: session ${short(session.sid)}: ${(error as Error).message}`);
+      }
+    }
+    return count;
   }
 
   /**
@@ -89,7 +135,7 @@ export class SessionManager {
   }
 
   /** Seals a session, pushes the blob over its channels, then closes them with `closeCode`. */
-  async #push(session: Session, reason: PushedBlob['reason'], closeCode: number): Promise<HibernateOk> {
+  async #push(session: Session, reason: 'drain' | 'idle', closeCode: number): Promise<HibernateOk> {
     try {
       const ok = await this.#seal(session, session.browser ?? '', closeCode, reason === 'drain' ? 'draining' : 'idle', (sealed) => {
         const message: PushedBlob = { type: PUSH_MESSAGE, reason, sid: sealed.sid, gen: sealed.gen, exp: sealed.exp, blob: sealed.blob };
@@ -104,28 +150,110 @@ export class SessionManager {
   }
 
   /**
-   * Attaches a live channel to the session `sid`, starting a new session (gen 1) when none is live.
-   * `binding` is the browser's binding secret, when the request carried one.
+   * Attaches a live channel to the session `sid`. When no session with that id is live here, it is looked
+   * for in the fleet (another instance hands it over) and then in the server stores (a session whose channel
+   * dropped); only then does a new session (gen 1) start. `binding` is the browser's binding secret.
    */
-  connect(sid: string, channel: LiveChannel, binding?: string): Session {
-    if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down.');
-    let session = this.#live.get(sid);
-    if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
-    if (!session) {
-      const browser = binding === undefined ? undefined : bindingHash(binding);
-      const cap = this.options.maxSessionsPerBrowser ?? Infinity;
-      if (browser && (this.#byBrowser.get(browser)?.size ?? 0) >= cap) {
-        throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+  connect(sid: string, channel: LiveChannel, binding?: string): Promise<Session> {
+    if (this.#draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down.'));
+    return this.#oneAtATime(sid, async () => {
+      if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down.');
+      let session = this.#live.get(sid);
+      if (session?.sealing) throw new StasisError('no-session', 'The session is hibernating; resume it first.');
+      if (session && !(await this.#stillOurs(session))) {
+        this.#drop(session, 'superseded', CLOSE_CODES.superseded);
+        session = undefined;
       }
-      session = this.#build(sid, 1, new Map(), browser);
-      this.#add(session);
-      this.#hibernated.delete(sid);
+      const browser = binding === undefined ? undefined : bindingHash(binding);
+      if (!session) session = await this.#recover(sid, binding);
+      if (!session) {
+        const cap = this.options.maxSessionsPerBrowser ?? Infinity;
+        if (browser && (this.#byBrowser.get(browser)?.size ?? 0) >= cap) {
+          throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+        }
+        session = this.#build(sid, 1, new Map(), browser);
+        this.#add(session);
+        this.#hibernated.delete(sid);
+      }
+      this.#cancelRetention(sid);
+      session.channels.add(channel);
+      session.lastActivity = this.#now();
+      const attached = session;
+      this.#safely(attached, () => attached.handlers.onConnect?.());
+      return attached;
+    });
+  }
+
+  /**
+   * A live connect for a sid this instance does not hold: takes the session over from the instance that
+   * holds it, else from the server stores. Undefined when neither has it (or what they have cannot resume).
+   */
+  async #recover(sid: string, binding: string | undefined): Promise<Session | undefined> {
+    if (!binding) return undefined; // without the browser's binding no blob of it could resume anyway
+    let blob: string | undefined;
+    let from: 'fleet' | 'store' = 'fleet';
+    try {
+      blob = await this.#takeOver(sid, bindingHash(binding));
+      if (!blob && this.options.stores) {
+        from = 'store';
+        blob = (await this.options.stores.take(sid))?.blob;
+      }
+    } catch (error) {
+      // The fleet or every store is down: this page starts fresh rather than waits (availability first).
+      this.options.logger.warn(`connect: session ${short(sid)} could not be looked up (${(error as Error).message}); starting fresh`);
+      return undefined;
     }
-    this.#cancelRetention(sid);
-    session.channels.add(channel);
-    session.lastActivity = this.#now();
-    this.#safely(session, () => session.handlers.onConnect?.());
-    return session;
+    if (!blob) return undefined;
+    try {
+      const sealed = await this.#verify(sid, blob, binding);
+      const session = await this.#restore(sealed, binding);
+      this.metrics.recovered(from, 'ok');
+      this.options.logger.info(`session ${short(sid)}: restored from the ${from === 'fleet' ? 'instance that held it' : 'server store'} at gen ${session.gen}`);
+      return session;
+    } catch (error) {
+      this.metrics.recovered(from, error instanceof StasisError ? error.code : 'unavailable');
+      this.options.logger.warn(`connect: session ${short(sid)} from the ${from} did not restore: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Asks the instance holding `sid` live (if another one does) to seal it and hand the blob over. */
+  async #takeOver(sid: string, bid: string, incarnation?: string): Promise<string | undefined> {
+    if (!this.#fleet.shared) return undefined;
+    const owner = await this.#fleet.owner(sid);
+    if (!owner || owner === this.#fleet.instanceId) return undefined;
+    const reply = await this.#fleet.handover(owner, { sid, purpose: 'takeover', bid, ...(incarnation ? { incarnation } : {}) });
+    this.metrics.handover('takeover', reply ? reply.outcome : 'gone');
+    return reply?.outcome === 'ok' ? reply.blob : undefined;
+  }
+
+  /** Another instance asks for a session this one holds live. */
+  async #serveHandover(request: HandoverRequest): Promise<HandoverReply> {
+    const session = this.#live.get(request.sid);
+    if (!session || session.sealing || this.#draining) return { outcome: 'no-session', message: 'Not live on this instance.' };
+    if (request.purpose === 'takeover') {
+      if (session.browser && session.browser !== request.bid) {
+        return { outcome: 'wrong-binding', message: 'The session belongs to another browser.' };
+      }
+      if (request.incarnation && request.incarnation !== session.incarnation) {
+        // The asker holds a blob of an older incarnation: this live copy is an unrelated fresh start; it yields.
+        this.#drop(session, 'superseded', CLOSE_CODES.superseded);
+        return { outcome: 'no-session', message: 'A different incarnation was live here; it was dropped.' };
+      }
+      return this.#seal(session, session.browser ?? request.bid, CLOSE_CODES.superseded, 'superseded');
+    }
+    return this.#seal(session, request.bid, request.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+  }
+
+  /** False when the fleet says another instance took this session over: the copy here is stale. */
+  async #stillOurs(session: Session): Promise<boolean> {
+    if (!this.#fleet.shared) return true;
+    try {
+      const owner = await this.#fleet.owner(session.sid);
+      return owner === undefined || owner === this.#fleet.instanceId;
+    } catch {
+      return true; // the fleet is down: trust the copy we have
+    }
   }
 
   disconnect(session: Session, channel: LiveChannel): void {
@@ -142,9 +270,22 @@ export class SessionManager {
   /** Seals a live session into a blob and frees it. Throws StasisError with a protocol code. */
   async hibernate(sid: string, binding: string, options: { keepChannels?: boolean } = {}): Promise<HibernateOk> {
     if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
-    const session = this.#live.get(sid);
-    if (!session || session.sealing) throw new StasisError('no-session', 'No live session with this id.');
-    return this.#seal(session, bindingHash(binding), options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+    const bid = bindingHash(binding);
+    let session = this.#live.get(sid);
+    if (session && !session.sealing && !(await this.#stillOurs(session))) {
+      this.#drop(session, 'superseded', CLOSE_CODES.superseded);
+      session = undefined;
+    }
+    if (session && !session.sealing) return this.#seal(session, bid, options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+    // The load balancer sent the page's hibernate here, but another instance may hold the session live.
+    const owner = this.#fleet.shared && !session ? await this.#fleet.owner(sid).catch(() => undefined) : undefined;
+    if (owner && owner !== this.#fleet.instanceId) {
+      const reply = await this.#fleet.handover(owner, { sid, purpose: 'hibernate', bid, ...(options.keepChannels ? { keepChannels: true } : {}) });
+      this.metrics.handover('hibernate', reply ? reply.outcome : 'gone');
+      if (reply?.outcome === 'ok') return reply;
+      if (reply) throw new StasisError(reply.outcome, reply.message);
+    }
+    throw new StasisError('no-session', 'No live session with this id.');
   }
 
   /**
@@ -185,62 +326,127 @@ export class SessionManager {
     return this.#draining;
   }
 
+  /**
+   * Seals a live session and frees it: the blob is handed to `beforeClose` (a push) and returned, then the
+   * channels close with `closeCode` (undefined: they are only detached). Throws StasisError.
+   */
   async #seal(
     session: Session,
     bid: string,
     closeCode: number | undefined,
-    reason: 'hibernated' | 'draining' | 'idle',
+    reason: 'hibernated' | 'draining' | 'idle' | 'superseded',
     beforeClose?: (ok: HibernateOk) => void,
   ): Promise<HibernateOk> {
     const { sid } = session;
     session.sealing = true;
     try {
-      const values = session.state.encodeAll();
-      const iat = Math.floor(this.#now() / 1000);
-      const sealed: SealedSession = {
-        v: PROTOCOL_VERSION,
-        sid,
-        gen: session.gen,
-        jti: randomBytes(16).toString('base64url'),
-        iat,
-        exp: iat + this.options.ttlSeconds,
-        aud: this.options.audience,
-        bid,
-        schema: this.options.schema,
-        values,
-      };
-      const blob = await seal(sealed, this.options.ring);
-      if (blob.length > this.options.maxBlobBytes) {
-        throw new StasisError(
-          'too-large',
-          `The session's blob is ${blob.length} bytes, over the ${this.options.maxBlobBytes}-byte limit; it stays live. Persist less (inputs, not outputs).`,
-        );
-      }
+      const { ok } = await this.#sealBlob(session, bid);
       // While this seal was running a resume may have replaced the session: hand nothing out then.
       if (this.#live.get(sid) !== session || session.signal.aborted) {
         throw new StasisError('no-session', 'The session was replaced while it was being hibernated.');
       }
-      if (blob.length > this.options.warnBlobBytes) {
-        this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
-      }
-      const ok: HibernateOk = { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob };
       beforeClose?.(ok);
-      this.#remove(session);
-      this.#cancelRetention(sid);
-      session.end(reason, closeCode);
-      this.#hibernated.set(sid, { gen: session.gen, exp: sealed.exp });
-      this.#prune();
+      this.#release(session, reason, closeCode, ok);
       return ok;
     } catch (error) {
       session.sealing = false;
-      if (error instanceof StasisCodecError) throw new StasisError('unserializable', error.message);
       throw error;
     }
   }
 
-  /** Verifies a blob and restores its session with gen + 1. All or nothing; throws StasisError. */
-  async resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
-    if (this.#draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
+  /** Encodes and encrypts a session into a blob without touching the live pool (seal, checkpoint, retire). */
+  async #sealBlob(session: Session, bid: string, values = session.state.encodeAll()): Promise<{ ok: HibernateOk; sealed: SealedSession }> {
+    const { sid } = session;
+    const iat = Math.floor(this.#now() / 1000);
+    const sealed: SealedSession = {
+      v: PROTOCOL_VERSION,
+      sid,
+      gen: session.gen,
+      jti: randomBytes(16).toString('base64url'),
+      iat,
+      exp: iat + this.options.ttlSeconds,
+      aud: this.options.audience,
+      bid,
+      schema: this.options.schema,
+      values,
+      inc: session.incarnation,
+    };
+    let blob: string;
+    try {
+      blob = await seal(sealed, this.options.ring);
+    } catch (error) {
+      if (error instanceof StasisCodecError) throw new StasisError('unserializable', error.message);
+      throw error;
+    }
+    if (blob.length > this.options.maxBlobBytes) {
+      throw new StasisError(
+        'too-large',
+        `The session's blob is ${blob.length} bytes, over the ${this.options.maxBlobBytes}-byte limit; it stays live. Persist less (inputs, not outputs).`,
+      );
+    }
+    if (blob.length > this.options.warnBlobBytes) {
+      this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
+    }
+    return { ok: { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob }, sealed };
+  }
+
+  /** Takes a session out of the live pool after its blob went somewhere (page, store, another instance). */
+  #release(session: Session, reason: EndReason, closeCode: number | undefined, ok: HibernateOk): void {
+    this.#remove(session);
+    this.#cancelRetention(session.sid);
+    session.end(reason, closeCode);
+    this.#hibernated.set(session.sid, { gen: ok.gen, exp: ok.exp });
+    this.#prune();
+  }
+
+  /** Ends a live copy without sealing it (another instance or a newer blob took the session over). */
+  #drop(session: Session, reason: EndReason, closeCode: number | undefined): void {
+    this.#remove(session);
+    this.#cancelRetention(session.sid);
+    session.end(reason, closeCode);
+  }
+
+  /**
+   * Verifies a blob and restores its session with gen + 1. All or nothing; throws StasisError.
+   * The newest copy wins: a checkpoint of a session still live (here or on another instance) resumes that
+   * live session, and a newer blob kept by the server stores (sealed after the channel dropped) is used
+   * instead of the page's.
+   */
+  resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
+    if (this.#draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down; try another instance.'));
+    if (blob.length > this.options.maxBlobBytes) return Promise.reject(new StasisError('too-large', 'The blob is over the size limit.'));
+    return this.#oneAtATime(sid, async () => {
+      const sealed = await this.#verify(sid, blob, binding);
+      let local = this.#live.get(sid);
+      if (local && !local.sealing && !(await this.#stillOurs(local))) {
+        this.#drop(local, 'superseded', CLOSE_CODES.superseded);
+        local = undefined;
+      }
+      if (local && !local.sealing && sealed.inc !== undefined && local.incarnation === sealed.inc) {
+        return { outcome: 'ok', sid, gen: local.gen }; // a checkpoint of the session live here: nothing to do
+      }
+      let newest = sealed;
+      if (!local) {
+        const handed = await this.#takeOver(sid, sealed.bid, sealed.inc);
+        if (handed) newest = await this.#verify(sid, handed, binding);
+      }
+      if (newest === sealed && this.options.stores) {
+        const kept = await this.options.stores.take(sid).catch((error: unknown) => {
+          this.options.logger.warn(`resume: stores not asked for ${short(sid)}: ${(error as Error).message}`);
+          return undefined;
+        });
+        if (kept && (kept.gen > sealed.gen || (kept.gen === sealed.gen && kept.exp >= sealed.exp))) {
+          newest = await this.#verify(sid, kept.blob, binding).catch(() => sealed);
+          if (newest !== sealed) this.metrics.recovered('store', 'ok');
+        }
+      }
+      const session = await this.#restore(newest, binding!);
+      return { outcome: 'ok', sid, gen: session.gen };
+    });
+  }
+
+  /** Opens a blob and checks its claims against this request; throws StasisError. Decodes nothing. */
+  async #verify(sid: string, blob: string, binding: string | undefined): Promise<SealedSession> {
     if (blob.length > this.options.maxBlobBytes) throw new StasisError('too-large', 'The blob is over the size limit.');
     const sealed = await open(blob, this.options.ring);
     if (sealed.aud !== this.options.audience) {
@@ -257,37 +463,58 @@ export class SessionManager {
         `The blob has schema "${sealed.schema}"; this server runs "${this.options.schema}". Starting fresh.`,
       );
     }
+    return sealed;
+  }
+
+  /** Restores a verified blob: decode, per-browser cap, ledger (once, newest generation), app, live pool. */
+  async #restore(sealed: SealedSession, binding: string): Promise<Session> {
+    const { sid } = sealed;
     const restored = decodeStoredValues(sealed.values, this.options.codecs);
     const browser = bindingHash(binding);
     const cap = this.options.maxSessionsPerBrowser ?? Infinity;
     const others = [...(this.#byBrowser.get(browser) ?? [])].filter((other) => other !== sid).length;
     if (others >= cap) throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
     this.#prune();
-    if (!(await this.options.ledger.consume(sealed.jti, sealed.exp * 1000))) {
-      throw new StasisError('replayed', 'This blob was already resumed once.');
+    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000 };
+    let verdict;
+    try {
+      verdict = await this.options.ledger.consume(claim);
+    } catch (error) {
+      throw new StasisError('unavailable', `The one-time ledger is unavailable: ${(error as Error).message}`);
     }
-    const newest = this.#newestResumed.get(sid);
-    if (newest && newest.until > this.#now() && sealed.gen <= newest.gen) {
-      throw new StasisError('stale', `Generation ${newest.gen} of this session was already resumed; this blob (gen ${sealed.gen}) is older.`);
+    if (verdict === 'replayed') throw new StasisError('replayed', 'This blob was already resumed once.');
+    if (verdict === 'stale') {
+      throw new StasisError('stale', `A newer generation of this session was already resumed; this blob (gen ${sealed.gen}) is older.`);
     }
     let session: Session;
     try {
       session = this.#build(sid, sealed.gen + 1, restored, browser);
     } catch (error) {
       // The app failed, not the blob: give the blob back so the client's retry can succeed.
-      await this.options.ledger.release(sealed.jti);
+      await this.options.ledger.release(claim).catch(() => undefined);
       throw error;
     }
-    this.#newestResumed.set(sid, { gen: sealed.gen, until: this.#now() + this.options.ttlSeconds * 1000 });
     const previous = this.#live.get(sid);
-    if (previous) {
-      this.#remove(previous);
-      previous.end('superseded', CLOSE_CODES.superseded);
-    }
+    if (previous) this.#drop(previous, 'superseded', CLOSE_CODES.superseded);
     this.#hibernated.delete(sid);
     this.#add(session);
     this.#startRetention(session);
-    return { outcome: 'ok', sid, gen: session.gen };
+    return session;
+  }
+
+  /** Runs connects and resumes of one sid one after another. */
+  async #oneAtATime<T>(sid: string, task: () => Promise<T>): Promise<T> {
+    const before = this.#busy.get(sid) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#busy.set(sid, settled);
+    void settled.then(() => {
+      if (this.#busy.get(sid) === settled) this.#busy.delete(sid);
+    });
+    return run;
   }
 
   report(sid: string): SessionReport {
@@ -313,12 +540,12 @@ export class SessionManager {
     if (!force && now < this.#nextPrune) return;
     this.#nextPrune = now + 60_000;
     for (const [sid, entry] of this.#hibernated) if (entry.exp * 1000 <= now) this.#hibernated.delete(sid);
-    for (const [sid, entry] of this.#newestResumed) if (entry.until <= now) this.#newestResumed.delete(sid);
   }
 
   /** Ends every live session (process shutdown). */
   closeAll(): void {
     clearInterval(this.#idleSweep);
+    clearInterval(this.#checkpointTimer);
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
     for (const session of this.#live.values()) session.end('closed', 1001);
@@ -341,6 +568,7 @@ export class SessionManager {
 
   #add(session: Session): void {
     this.#live.set(session.sid, session);
+    if (this.#fleet.shared) void this.#fleet.own(session.sid).catch(() => undefined);
     if (!session.browser) return;
     let sids = this.#byBrowser.get(session.browser);
     if (!sids) this.#byBrowser.set(session.browser, (sids = new Set()));
@@ -348,7 +576,10 @@ export class SessionManager {
   }
 
   #remove(session: Session): void {
-    if (this.#live.get(session.sid) === session) this.#live.delete(session.sid);
+    if (this.#live.get(session.sid) === session) {
+      this.#live.delete(session.sid);
+      if (this.#fleet.shared) void this.#fleet.disown(session.sid).catch(() => undefined);
+    }
     if (!session.browser) return;
     const sids = this.#byBrowser.get(session.browser);
     sids?.delete(session.sid);
@@ -364,18 +595,54 @@ export class SessionManager {
     return entry;
   }
 
-  // A session left with no channel stays live for the retention window, then is dropped.
-  #startRetention(session: Session): void {
+  /**
+   * Abrupt disconnect: a session left with no channel stays live for the retention window, so a page that
+   * comes back (a network blip, a reload) finds it. Then it is sealed into the server stores, if any, and
+   * freed; a later connect or resume of the sid finds it there, on any instance sharing the store.
+   */
+  #startRetention(session: Session, delayMs = this.options.retentionMs): void {
     this.#cancelRetention(session.sid);
     const timer = setTimeout(() => {
       this.#retention.delete(session.sid);
-      if (this.#live.get(session.sid) !== session || session.channels.size > 0) return;
-      this.#remove(session);
-      session.end('expired', 1001);
-      this.options.logger.info(`session ${short(session.sid)}: no channel for ${this.options.retentionMs} ms, dropped.`);
-    }, this.options.retentionMs);
+      void this.#retire(session);
+    }, delayMs);
     timer.unref();
     this.#retention.set(session.sid, timer);
+  }
+
+  async #retire(session: Session): Promise<void> {
+    const { sid } = session;
+    if (this.#live.get(sid) !== session || session.channels.size > 0 || session.sealing) return;
+    const stores = this.options.stores;
+    if (!stores || stores.isEmpty || !session.browser || !(await this.#stillOurs(session))) {
+      // Nowhere to keep it (or nobody could ever resume it, or another instance has it now).
+      this.#drop(session, 'expired', 1001);
+      this.metrics.retired('dropped');
+      this.options.logger.info(`session ${short(sid)}: no channel for ${this.options.retentionMs} ms, dropped.`);
+      return;
+    }
+    session.sealing = true; // a reconnect meanwhile waits for the store (close 4003) instead of racing it
+    try {
+      const { ok } = await this.#sealBlob(session, session.browser);
+      const kept = await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
+      if (this.#live.get(sid) !== session || session.signal.aborted) return;
+      this.#release(session, 'retained', 1001, ok);
+      this.metrics.retired('stored');
+      this.options.logger.info(`session ${short(sid)}: no channel for ${this.options.retentionMs} ms, kept in ${kept.join(' + ')}.`);
+    } catch (error) {
+      session.sealing = false;
+      if (this.#live.get(sid) !== session) return;
+      const attempts = ++session.retireAttempts;
+      if (attempts < 3 && !(error instanceof StasisError && (error.code === 'too-large' || error.code === 'unserializable'))) {
+        // Keep it live and try again: a store outage should not cost the session.
+        this.options.logger.warn(`session ${short(sid)}: could not be stored (${(error as Error).message}); retrying`);
+        this.#startRetention(session, Math.min(this.options.retentionMs, 30_000));
+        return;
+      }
+      this.#drop(session, 'expired', 1001);
+      this.metrics.retired('lost');
+      this.options.logger.error(`session ${short(sid)}: LOST after ${attempts} attempts to store it: ${(error as Error).message}`);
+    }
   }
 
   #cancelRetention(sid: string): void {

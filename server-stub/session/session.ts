@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
 
 /** What the app sees of one session. */
@@ -47,7 +48,7 @@ export interface LiveChannel {
   readonly whenClosed?: Promise<void>;
 }
 
-export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining' | 'idle';
+export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining' | 'idle' | 'retained';
 
 export class Session implements SessionContext {
   readonly channels = new Set<LiveChannel>();
@@ -55,8 +56,14 @@ export class Session implements SessionContext {
   handlers: AppHandlers = {};
   /** Set while a hibernate is sealing this session; a second hibernate then finds nothing to do. */
   sealing = false;
-  /** Set by the manager (with its clock) on every channel event; the idle policy will read it. */
+  /** Set by the manager (with its clock) on every channel event; the idle policy reads it. */
   lastActivity = 0;
+  /** Random id of this live object, sealed into its blobs: a checkpoint of it is never newer than it. */
+  readonly incarnation = randomBytes(9).toString('base64url');
+  /** Digest of the values of the last checkpoint pushed, so an unchanged session is not pushed again. */
+  checkpointDigest: string | undefined;
+  /** Failed attempts to move this session into the server store after its channel dropped. */
+  retireAttempts = 0;
 
   constructor(
     readonly sid: string,

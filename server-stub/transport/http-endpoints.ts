@@ -12,6 +12,7 @@ import {
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { BailoutGuard } from '../bailout-guard.js';
 import { FailureRateLimiter } from '../rate-limiter.js';
 import { bindingHash, type SessionManager } from '../session/session-manager.js';
 import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './binding-cookie.js';
@@ -26,6 +27,7 @@ const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wro
  */
 export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger, now: () => number = Date.now) {
   const base = config.basePath;
+  const bailout = new BailoutGuard({ ...config.bailout, logger, metrics: manager.metrics, now });
   const failuresByBrowser = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
   // A client can drop or invent cookies, so addresses get their own, looser limit (shared NATs).
   const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
@@ -98,13 +100,19 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
             send(res, 200, await manager.resume(body.sid, body.blob, binding));
             manager.metrics.resume('ok');
+            bailout.record('ok');
           } catch (error) {
             manager.metrics.resume(error instanceof StasisError ? error.code : 'unavailable');
+            const quiet = error instanceof StasisError && bailout.record(error.code);
             // Only answers that suggest guessing or stolen blobs count; honest ones (expired, replayed by a
             // duplicate tab, schema-reset after a deploy) do not.
             if (error instanceof StasisError && SUSPICIOUS.has(error.code)) {
               failuresByAddress.recordFailure(address);
               if (browser) failuresByBrowser.recordFailure(browser);
+            }
+            if (quiet) {
+              send(res, HTTP_STATUS[error.code], { ...failure(error.code, error.message), quiet: true } satisfies Failure);
+              return true;
             }
             throw error;
           }

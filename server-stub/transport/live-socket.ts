@@ -5,7 +5,7 @@ import { CLOSE_CODES, ROUTES, isSid } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { LiveChannel } from '../session/session.js';
+import type { LiveChannel, Session } from '../session/session.js';
 import type { SessionManager } from '../session/session-manager.js';
 import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
@@ -53,21 +53,10 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
       close: (code, reason) => socket.close(code, reason),
       whenClosed: new Promise<void>((resolve) => socket.once('close', () => resolve())),
     };
-    let session;
-    try {
-      session = manager.connect(sid, channel, upgradeBindings.get(req)?.secret);
-    } catch (error) {
-      if (error instanceof StasisError && error.code === 'rate-limited') {
-        socket.close(CLOSE_CODES.tooManySessions, 'stasis:too-many-sessions');
-      } else if (error instanceof StasisError && error.code === 'unavailable') {
-        socket.close(1012, 'stasis:draining'); // Service Restart: try again (another instance)
-      } else {
-        if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
-        socket.close(CLOSE_CODES.resumeFirst, `stasis:${error instanceof StasisError ? error.code : 'unavailable'}`);
-      }
-      return;
-    }
-    const live = session;
+    // Looking the session up may ask the fleet and the stores first: hold the page's messages meanwhile.
+    const early: unknown[] = [];
+    let live: Session | undefined;
+    let closed = false;
     socket.on('message', (data, isBinary) => {
       alive.add(socket);
       let message: unknown;
@@ -78,10 +67,34 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
         channel.send(JSON.stringify({ type: 'stasis:error', code: 'malformed', message: 'Messages must be JSON text.' }));
         return;
       }
-      void manager.deliver(live, message);
+      if (live) void manager.deliver(live, message);
+      else if (early.length < 64) early.push(message);
     });
-    socket.on('close', () => manager.disconnect(live, channel));
+    socket.on('close', () => {
+      closed = true;
+      if (live) manager.disconnect(live, channel);
+    });
     socket.on('error', () => socket.terminate());
+    manager.connect(sid, channel, upgradeBindings.get(req)?.secret).then(
+      async (session) => {
+        if (closed) {
+          manager.disconnect(session, channel);
+          return;
+        }
+        live = session;
+        for (const message of early.splice(0)) await manager.deliver(session, message);
+      },
+      (error: unknown) => {
+        if (error instanceof StasisError && error.code === 'rate-limited') {
+          socket.close(CLOSE_CODES.tooManySessions, 'stasis:too-many-sessions');
+        } else if (error instanceof StasisError && error.code === 'unavailable') {
+          socket.close(1012, 'stasis:draining'); // Service Restart: try again (another instance)
+        } else {
+          if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
+          socket.close(CLOSE_CODES.resumeFirst, `stasis:${error instanceof StasisError ? error.code : 'unavailable'}`);
+        }
+      },
+    );
   });
 
   const path = `${config.basePath}${ROUTES.live}`;

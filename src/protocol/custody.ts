@@ -32,6 +32,8 @@ export interface ResumeResult {
   message?: string;
   /** With `rate-limited`: the server's Retry-After. */
   retryAfterSeconds?: number;
+  /** A final failure during a bail-out storm: start fresh without an error message. */
+  quiet?: true;
 }
 
 export interface StoredBlobInfo {
@@ -53,6 +55,6 @@ export interface CustodyApi {
   orphans(endpoint: string): Promise<StoredBlobInfo[]>;
   /** Retries hibernates recorded as pending; resolves with how many were stored. */
   flushPending(): Promise<number>;
-  /** Keeps a blob the server pushed (drain, idle) as if a hibernate had returned it. */
+  /** Keeps a blob the server pushed (drain, idle, checkpoint) as if a hibernate had returned it; `stale` when a newer one is kept. */
   store(request: CustodyRequest & { blob: string }): Promise<HibernateResult>;
 }

@@ -107,6 +107,11 @@ export interface Failure {
   message: string;
   /** With `rate-limited`: when to try again (also sent as the Retry-After header). */
   retryAfterSeconds?: number;
+  /**
+   * The server is in a bail-out storm (most recent resumes failed: a bad deploy, a lost key): start fresh
+   * without an error message; the operators already know.
+   */
+  quiet?: true;
 }
 
 export type HibernateResponse = HibernateOk | Failure;
@@ -201,11 +206,13 @@ export const CLOSE_CODES = {
 
 /**
  * Server-initiated hibernation (drain, idle): the server pushes the blob over the app's live channel just
- * before closing it. The app hands the message to `Stasis.receive(message)`.
+ * before closing it. A `checkpoint` (opt-in, periodic while the state changes) leaves the session live: the
+ * page keeps the newest one, and hands it back if the channel drops without a hibernate (the instance was
+ * killed). The app hands every such message to `Stasis.receive(message)`.
  */
 export interface PushedBlob {
   type: typeof PUSH_MESSAGE;
-  reason: 'drain' | 'idle';
+  reason: 'drain' | 'idle' | 'checkpoint';
   sid: string;
   gen: number;
   exp: number;
@@ -219,7 +226,7 @@ export function isPushedBlob(data: unknown): data is PushedBlob {
     typeof m === 'object' &&
     m !== null &&
     m.type === PUSH_MESSAGE &&
-    (m.reason === 'drain' || m.reason === 'idle') &&
+    (m.reason === 'drain' || m.reason === 'idle' || m.reason === 'checkpoint') &&
     isSid(m.sid) &&
     typeof m.blob === 'string'
   );

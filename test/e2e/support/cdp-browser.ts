@@ -120,12 +120,12 @@ export class CdpBrowser {
 
   async close(): Promise<void> {
     try {
-      await Promise.race([this.send('Browser.close'), new Promise((r) => setTimeout(r, 2000))]);
+      if (this.socket.readyState === WebSocket.OPEN) await Promise.race([this.send('Browser.close'), new Promise((r) => setTimeout(r, 2000))]);
     } catch {
       // already gone
     }
     this.socket.close();
-    if (this.process.exitCode === null) {
+    if (this.#running) {
       const exited = once(this.process, 'exit').catch(() => undefined);
       try {
         process.kill(-this.process.pid!, 'SIGKILL');
@@ -137,10 +137,15 @@ export class CdpBrowser {
     if (this.ownsProfile) await rm(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 
+  /** A process killed by a signal has `exitCode` null but a `signalCode`: it has exited all the same. */
+  get #running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
   /** Kills the whole browser with SIGKILL, as a mobile OS does: no unload, no flush. The profile stays. */
   async kill(): Promise<void> {
     this.socket.terminate();
-    if (this.process.exitCode !== null) return;
+    if (!this.#running) return;
     const exited = once(this.process, 'exit');
     process.kill(-this.process.pid!, 'SIGKILL');
     await exited;

@@ -28,10 +28,10 @@ describe('per-browser session cap', () => {
     const manager = await managerWith({ maxSessionsPerBrowser: 2 });
     const binding = newBinding();
     const parked = newSid();
-    manager.connect(parked, new FakeChannel(), binding);
+    await manager.connect(parked, new FakeChannel(), binding);
     const { blob } = await manager.hibernate(parked, binding);
-    manager.connect(newSid(), new FakeChannel(), binding);
-    manager.connect(newSid(), new FakeChannel(), binding);
+    await manager.connect(newSid(), new FakeChannel(), binding);
+    await manager.connect(newSid(), new FakeChannel(), binding);
     await expectCode(() => manager.connect(newSid(), new FakeChannel(), binding), 'rate-limited');
     await expectCode(() => manager.resume(parked, blob, binding), 'rate-limited');
     manager.closeAll();
@@ -45,7 +45,7 @@ describe('drain', () => {
     const binding = newBinding();
     const channels = [new FakeChannel(), new FakeChannel()];
     const sids = [newSid(), newSid()];
-    sids.forEach((sid, i) => manager.connect(sid, channels[i]!, binding));
+    for (const [i, sid] of sids.entries()) await manager.connect(sid, channels[i]!, binding);
     const report = await manager.drain(1000);
     expect(report).toEqual({ sessions: 2, pushed: 2, failed: 0, flushed: true });
     expect(manager.liveCount).toBe(0);
@@ -68,8 +68,8 @@ describe('server-side idle', () => {
       const binding = newBinding();
       const [quiet, busy] = [new FakeChannel(), new FakeChannel()];
       const quietSid = newSid();
-      manager.connect(quietSid, quiet, binding);
-      const busySession = manager.connect(newSid(), busy, binding);
+      await manager.connect(quietSid, quiet, binding);
+      const busySession = await manager.connect(newSid(), busy, binding);
       now += 45_000;
       await manager.deliver(busySession, { type: 'anything' });
       now += 30_000; // quiet: 75 s without an event; busy: 30 s

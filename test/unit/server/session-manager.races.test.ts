@@ -54,11 +54,12 @@ describe('hibernate with the seal held open', () => {
     const { app, made } = counterApp();
     const m = await manager(app);
     const sid = newSid();
-    const session = m.connect(sid, new FakeChannel());
+    const session = await m.connect(sid, new FakeChannel());
     made[0]!.count.set(1);
     const release = holdNextSeal();
     const pending = m.hibernate(sid, newBinding());
-    expect(session.sealing).toBe(true);
+    // hibernate first asks the fleet whether the session is still ours (async), then starts sealing.
+    await vi.waitFor(() => expect(session.sealing).toBe(true));
     expect(m.report(sid).state).toBe('live');
     const errors = await stasisError(() => m.hibernate(sid, newBinding()));
     expect(errors.code).toBe('no-session');
@@ -74,12 +75,12 @@ describe('hibernate with the seal held open', () => {
     const sid = newSid();
     const binding = newBinding();
     // An unconsumed blob B1 of this sid (gen 1, count 7).
-    m.connect(sid, new FakeChannel());
+    await m.connect(sid, new FakeChannel());
     made[0]!.count.set(7);
     const b1 = await m.hibernate(sid, binding);
     // The tab reconnects without resuming (fresh gen-1 session), then hibernates; the seal is held.
     const ch = new FakeChannel();
-    m.connect(sid, ch);
+    await m.connect(sid, ch);
     const release = holdNextSeal();
     const pending = m.hibernate(sid, binding);
     // Meanwhile B1 is resumed: the sealing session is superseded.
@@ -100,7 +101,7 @@ describe('an app factory that throws during resume', () => {
     const m = await manager(app);
     const sid = newSid();
     const binding = newBinding();
-    m.connect(sid, new FakeChannel());
+    await m.connect(sid, new FakeChannel());
     made[0]!.count.set(3);
     const { blob } = await m.hibernate(sid, binding);
     await expect(m.resume(sid, blob, binding)).rejects.toThrow('app factory failed');
@@ -108,7 +109,7 @@ describe('an app factory that throws during resume', () => {
     failing = false;
     // The manager keeps working for other sessions.
     const other = newSid();
-    m.connect(other, new FakeChannel());
+    await m.connect(other, new FakeChannel());
     expect(m.report(other)).toMatchObject({ state: 'live', gen: 1 });
   });
 
@@ -118,12 +119,12 @@ describe('an app factory that throws during resume', () => {
     const m = await manager(app);
     const sid = newSid();
     const binding = newBinding();
-    m.connect(sid, new FakeChannel());
+    await m.connect(sid, new FakeChannel());
     made[0]!.count.set(3);
     const { blob } = await m.hibernate(sid, binding);
     // The tab reconnected without resuming: a fresh live session under the same sid.
     const ch = new FakeChannel();
-    m.connect(sid, ch);
+    await m.connect(sid, ch);
     await expect(m.resume(sid, blob, binding)).rejects.toThrow('app factory failed');
     expect(ch.closed).toBeUndefined();
     expect(m.report(sid)).toMatchObject({ state: 'live', gen: 1, channels: 1 });
@@ -141,7 +142,7 @@ describe('replayed blobs never run the app', () => {
     const m = await manager(app);
     const sid = newSid();
     const binding = newBinding();
-    m.connect(sid, new FakeChannel());
+    await m.connect(sid, new FakeChannel());
     const { blob } = await m.hibernate(sid, binding);
     await m.resume(sid, blob, binding);
     const sessionsMade = made.length;

@@ -115,7 +115,7 @@ afterEach(() => {
 /** Connects, fills the four values with distinctive data, hibernates; returns what a client would hold. */
 async function hibernated(h: Harness, sid = newSid(), binding = newBinding()) {
   const channel = new FakeChannel();
-  const session = h.manager.connect(sid, channel);
+  const session = await h.manager.connect(sid, channel);
   const handles = h.latest();
   handles.cart.set(new Map([['pen', 2], ['tape', 7]]));
   handles.startedAt.set(new Date(Date.UTC(2026, 4, 17, 9, 30, 15, 123)));
@@ -132,7 +132,7 @@ describe('connect', () => {
     const h = await harness();
     const sid = newSid();
     const ch = new FakeChannel();
-    const session = h.manager.connect(sid, ch);
+    const session = await h.manager.connect(sid, ch);
     expect(session.gen).toBe(1);
     expect(session.restored).toBe(false);
     expect(session.sid).toBe(sid);
@@ -145,8 +145,8 @@ describe('connect', () => {
   it('a second channel joins the same live session without re-running the app', async () => {
     const h = await harness();
     const sid = newSid();
-    const a = h.manager.connect(sid, new FakeChannel());
-    const b = h.manager.connect(sid, new FakeChannel());
+    const a = await h.manager.connect(sid, new FakeChannel());
+    const b = await h.manager.connect(sid, new FakeChannel());
     expect(b).toBe(a);
     expect(h.made).toHaveLength(1);
     expect(h.manager.report(sid).channels).toBe(2);
@@ -158,8 +158,8 @@ describe('connect', () => {
     const sid = newSid();
     const a = new FakeChannel();
     const b = new FakeChannel();
-    const session = h.manager.connect(sid, a);
-    h.manager.connect(sid, b);
+    const session = await h.manager.connect(sid, a);
+    await h.manager.connect(sid, b);
     session.send({ x: 1 });
     expect(a.sent.at(-1)).toStrictEqual({ x: 1 });
     expect(b.sent.at(-1)).toStrictEqual({ x: 1 });
@@ -218,7 +218,7 @@ describe('hibernate', () => {
   it('two concurrent hibernates of one sid: one ok, one no-session', async () => {
     const h = await harness();
     const sid = newSid();
-    h.manager.connect(sid, new FakeChannel());
+    await h.manager.connect(sid, new FakeChannel());
     const results = await Promise.allSettled([h.manager.hibernate(sid, newBinding()), h.manager.hibernate(sid, newBinding())]);
     const ok = results.filter((r) => r.status === 'fulfilled');
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -232,7 +232,7 @@ describe('hibernate', () => {
   it('a connect while sealing is refused with no-session', async () => {
     const h = await harness();
     const sid = newSid();
-    h.manager.connect(sid, new FakeChannel());
+    await h.manager.connect(sid, new FakeChannel());
     const pending = h.manager.hibernate(sid, newBinding());
     await expectCode(() => h.manager.connect(sid, new FakeChannel()), 'no-session');
     expect((await pending).outcome).toBe('ok');
@@ -242,7 +242,7 @@ describe('hibernate', () => {
     const h = await harness({ maxBlobBytes: 1500, warnBlobBytes: 1000 });
     const sid = newSid();
     const ch = new FakeChannel();
-    const session = h.manager.connect(sid, ch);
+    const session = await h.manager.connect(sid, ch);
     h.latest().note.set('x'.repeat(2000));
     const error = await expectCode(() => h.manager.hibernate(sid, newBinding()), 'too-large');
     expect(error.message).toMatch(/over the 1500-byte limit/);
@@ -261,7 +261,7 @@ describe('hibernate', () => {
   it('a blob over warnBlobBytes is sealed and logged as a warning', async () => {
     const h = await harness({ warnBlobBytes: 600 });
     const sid = newSid();
-    h.manager.connect(sid, new FakeChannel());
+    await h.manager.connect(sid, new FakeChannel());
     h.latest().note.set('y'.repeat(800));
     const { blob } = await h.manager.hibernate(sid, newBinding());
     expect(blob.length).toBeGreaterThan(600);
@@ -272,7 +272,7 @@ describe('hibernate', () => {
     const h = await harness();
     const sid = newSid();
     const ch = new FakeChannel();
-    const session = h.manager.connect(sid, ch);
+    const session = await h.manager.connect(sid, ch);
     const cart = h.latest().cart;
     cart.set(new Map([['pen', 1]]));
     (cart.get() as Map<string, unknown>).set('evil', () => 1); // mutation in place bypasses set()
@@ -323,7 +323,7 @@ describe('resume', () => {
     const { sid, binding, blob } = await hibernated(h);
     await h.manager.resume(sid, blob, binding);
     const ch = new FakeChannel();
-    const session = h.manager.connect(sid, ch);
+    const session = await h.manager.connect(sid, ch);
     expect(session.gen).toBe(2);
     expect(ch.sent).toStrictEqual([{ type: 'hello', gen: 2, restored: true }]);
     await h.manager.deliver(session, { type: 'add', id: 'stamp', qty: 1 });
@@ -344,7 +344,7 @@ describe('resume', () => {
     // Whatever the app built for the refused resume (if anything) was ended and never went live.
     for (const extra of h.made.slice(h.made.indexOf(first) + 1)) expect(extra.session.signal.aborted).toBe(true);
     const ch = new FakeChannel();
-    expect(h.manager.connect(sid, ch)).toBe(first.session);
+    expect(await h.manager.connect(sid, ch)).toBe(first.session);
     expect(h.manager.report(sid)).toMatchObject({ state: 'live', gen: 2 });
   });
 
@@ -455,7 +455,7 @@ describe('resume', () => {
     await expectCode(() => h.manager.resume(sid, blob, binding), 'malformed');
     expect(h.made).toHaveLength(0);
     expect(h.manager.liveCount).toBe(0);
-    expect(await h.options.ledger.consume('crafted-jti', (iat + 60) * 1000)).toBe(true);
+    expect(await h.options.ledger.consume({ jti: 'crafted-jti', sid, gen: 4, expiresAtMs: (iat + 60) * 1000 })).toBe('ok');
   });
 
   it('a restored value the app no longer defines is dropped with a warning', async () => {
@@ -472,7 +472,7 @@ describe('resume', () => {
     const { sid, binding, blob } = await hibernated(h);
     // The tab reconnected without resuming: a fresh gen-1 session under the same sid.
     const ch = new FakeChannel();
-    const fresh = h.manager.connect(sid, ch);
+    const fresh = await h.manager.connect(sid, ch);
     expect(fresh.gen).toBe(1);
     expect(h.latest().cart.get().size).toBe(0);
     expect(await h.manager.resume(sid, blob, binding)).toStrictEqual({ outcome: 'ok', sid, gen: 2 });
@@ -493,7 +493,7 @@ describe('app handlers that throw', () => {
     const h = await harness({}, { throwOnConnect: true });
     const sid = newSid();
     const ch = new FakeChannel();
-    const session = h.manager.connect(sid, ch);
+    const session = await h.manager.connect(sid, ch);
     await h.manager.deliver(session, { type: 'boom' });
     await h.manager.deliver(session, { type: 'reject' });
     await h.manager.deliver(session, { type: 'add', id: 'pen', qty: 5 });
@@ -526,7 +526,7 @@ describe('retention', () => {
     await h.manager.resume(b.sid, b.blob, b.binding);
     const ch = new FakeChannel();
     vi.advanceTimersByTime(4_000);
-    h.manager.connect(b.sid, ch);
+    await h.manager.connect(b.sid, ch);
     vi.advanceTimersByTime(2_000);
     expect(h.manager.report(a.sid).state).toBe('unknown');
     expect(h.manager.report(b.sid)).toMatchObject({ state: 'live', gen: 2, channels: 1 });
@@ -539,8 +539,8 @@ describe('retention', () => {
     const sid = newSid();
     const a = new FakeChannel();
     const b = new FakeChannel();
-    const session = h.manager.connect(sid, a);
-    h.manager.connect(sid, b);
+    const session = await h.manager.connect(sid, a);
+    await h.manager.connect(sid, b);
     h.manager.disconnect(session, a);
     vi.advanceTimersByTime(10_000);
     expect(h.manager.liveCount).toBe(1); // b still attached
@@ -555,8 +555,8 @@ describe('retention', () => {
   it('closeAll ends every live session with 1001', async () => {
     const h = await harness();
     const ch = new FakeChannel();
-    h.manager.connect(newSid(), ch);
-    h.manager.connect(newSid(), new FakeChannel());
+    await h.manager.connect(newSid(), ch);
+    await h.manager.connect(newSid(), new FakeChannel());
     h.manager.closeAll();
     expect(h.manager.liveCount).toBe(0);
     expect(ch.closed).toStrictEqual({ code: 1001, reason: 'stasis:closed' });

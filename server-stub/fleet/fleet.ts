@@ -1,0 +1,59 @@
+import type { Failure, HibernateOk } from '../../src/protocol/index.js';
+
+/**
+ * Several instances behind a load balancer with no stickiness: a tab's requests can land anywhere, but its
+ * live session sits in one instance's memory. The fleet records which instance holds each live session and
+ * lets another instance ask it to seal the session and hand the blob over.
+ */
+export interface HandoverRequest {
+  sid: string;
+  /**
+   * `hibernate`: a page's hibernate landed on another instance; the blob goes back to that page.
+   * `takeover`: the page reconnected or resumed on another instance, which restores the blob itself.
+   */
+  purpose: 'hibernate' | 'takeover';
+  /** Binding hash of the requesting browser: sealed into a `hibernate` blob, checked for a `takeover`. */
+  bid: string;
+  keepChannels?: boolean;
+  /**
+   * `takeover` for a page that holds a blob of this incarnation: an owner holding a different (fresh)
+   * incarnation yields instead of handing over, so the page's blob wins.
+   */
+  incarnation?: string;
+}
+
+export type HandoverReply = HibernateOk | Failure;
+
+export interface Fleet {
+  /** This instance's id (random per process). */
+  readonly instanceId: string;
+  /** True when other instances may exist (a shared backend is configured). */
+  readonly shared: boolean;
+  /** Records this instance as the holder of `sid`'s live session. Best effort. */
+  own(sid: string): Promise<void>;
+  /** Forgets it, if this instance still holds it. Best effort. */
+  disown(sid: string): Promise<void>;
+  /** The instance holding `sid` live, if any is recorded. */
+  owner(sid: string): Promise<string | undefined>;
+  /** Asks `owner` to seal `sid` and hand the blob over; undefined when that instance is gone. */
+  handover(owner: string, request: HandoverRequest): Promise<HandoverReply | undefined>;
+  /** Serves the handover requests addressed to this instance. */
+  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>): void;
+  close(): Promise<void>;
+}
+
+/** One process on its own: every live session is here, so there is nobody to ask. */
+export class LocalFleet implements Fleet {
+  readonly instanceId = 'local';
+  readonly shared = false;
+  async own(): Promise<void> {}
+  async disown(): Promise<void> {}
+  async owner(): Promise<string | undefined> {
+    return undefined;
+  }
+  async handover(): Promise<HandoverReply | undefined> {
+    return undefined;
+  }
+  serve(): void {}
+  async close(): Promise<void> {}
+}

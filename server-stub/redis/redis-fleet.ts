@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { StasisError } from '../errors.js';
+import type { Fleet, HandoverReply, HandoverRequest } from '../fleet/fleet.js';
+import type { Logger } from '../logger.js';
+import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
+
+const DISOWN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export interface RedisFleetOptions extends RedisOptions {
+  /** How long an owner record lives without being renewed, ms (a live session renews it on every connect). */
+  ownerTtlMs: number;
+  /** How long to wait for the owning instance to hand a session over, ms. Default 3000. */
+  handoverTimeoutMs?: number;
+  logger?: Logger;
+}
+
+type Envelope =
+  | { kind: 'request'; id: string; from: string; request: HandoverRequest }
+  | { kind: 'reply'; id: string; reply: HandoverReply };
+
+/**
+ * The fleet over Redis: `owner:{sid}` names the instance holding a live session, and each instance listens
+ * on its own pub/sub channel for handover requests. PUBLISH says how many subscribers got the message, so a
+ * request to an instance that died (SIGKILL) is known to be undeliverable at once, without a timeout.
+ */
+export class RedisFleet implements Fleet {
+  readonly instanceId = randomBytes(9).toString('base64url');
+  readonly shared = true;
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #prefix: string;
+  readonly #pending = new Map<string, (reply: HandoverReply) => void>();
+  #handler: ((request: HandoverRequest) => Promise<HandoverReply>) | undefined;
+  readonly #ready: Promise<void>;
+
+  readonly #owned: boolean;
+
+  /** `client`: a command connection to share (the fleet still opens its own subscriber connection). */
+  constructor(private readonly options: RedisFleetOptions & { client?: Redis }) {
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#owned = !options.client;
+    this.#redis = options.client ?? connectRedis(options, 'fleet');
+    // A subscriber connection may queue: it only ever runs SUBSCRIBE, and must re-subscribe after a reconnect.
+    this.#subscriber = connectRedis(options, 'fleet-sub');
+    this.#subscriber.options.enableOfflineQueue = true;
+    this.#subscriber.on('message', (_channel: string, text: string) => void this.#onMessage(text));
+    this.#ready = this.#subscriber.subscribe(this.#channel(this.instanceId)).then(
+      () => undefined,
+      (error: unknown) => options.logger?.warn(`fleet: could not subscribe yet (${(error as Error).message}); retrying in the background`),
+    );
+  }
+
+  /** Resolves once this instance listens for handover requests (or the first attempt failed). */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Serving handover requests needs the subscriber connection; without it other instances find us gone. */
+  get listening(): boolean {
+    return this.#subscriber.status === 'ready';
+  }
+
+  async own(sid: string): Promise<void> {
+    await this.#redis.set(this.#ownerKey(sid), this.instanceId, 'PX', this.options.ownerTtlMs);
+  }
+
+  async disown(sid: string): Promise<void> {
+    await this.#redis.eval(DISOWN, 1, this.#ownerKey(sid), this.instanceId);
+  }
+
+  async owner(sid: string): Promise<string | undefined> {
+    return (await this.#redis.get(this.#ownerKey(sid))) ?? undefined;
+  }
+
+  async handover(owner: string, request: HandoverRequest): Promise<HandoverReply | undefined> {
+    const id = randomBytes(9).toString('base64url');
+    const timeoutMs = this.options.handoverTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<HandoverReply>((resolve, reject) => {
+      this.#pending.set(id, resolve);
+      timer = setTimeout(
+        () => reject(new StasisError('unavailable', `Instance ${owner} did not hand session over within ${timeoutMs} ms.`)),
+        timeoutMs,
+      );
+    });
+    answered.catch(() => undefined);
+    try {
+      const envelope: Envelope = { kind: 'request', id, from: this.instanceId, request };
+      const receivers = await this.#redis.publish(this.#channel(owner), JSON.stringify(envelope));
+      if (receivers === 0) {
+        // Nobody listens there: that instance is gone, and so is whatever it held in memory.
+        await this.#redis.eval(DISOWN, 1, this.#ownerKey(request.sid), owner).catch(() => undefined);
+        return undefined;
+      }
+      return await answered;
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(id);
+    }
+  }
+
+  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>): void {
+    this.#handler = handler;
+  }
+
+  async close(): Promise<void> {
+    this.#subscriber.disconnect();
+    if (this.#owned) this.#redis.disconnect();
+  }
+
+  async #onMessage(text: string): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(text) as Envelope;
+    } catch {
+      return;
+    }
+    if (envelope.kind === 'reply') {
+      this.#pending.get(envelope.id)?.(envelope.reply);
+      return;
+    }
+    if (envelope.kind !== 'request' || !this.#handler) return;
+    let reply: HandoverReply;
+    try {
+      reply = await this.#handler(envelope.request);
+    } catch (error) {
+      reply = error instanceof StasisError ? { outcome: error.code, message: error.message } : { outcome: 'unavailable', message: 'Handover failed.' };
+      if (!(error instanceof StasisError)) this.options.logger?.error(`fleet: handover failed: ${(error as Error)?.stack ?? error}`);
+    }
+    const answer: Envelope = { kind: 'reply', id: envelope.id, reply };
+    await this.#redis.publish(this.#channel(envelope.from), JSON.stringify(answer)).catch((error: unknown) => {
+      this.options.logger?.warn(`fleet: could not answer a handover (${(error as Error).message}); that session may need its checkpoint`);
+    });
+  }
+
+  #ownerKey(sid: string): string {
+    return `${this.#prefix}owner:${sid}`;
+  }
+
+  #channel(instance: string): string {
+    return `${this.#prefix}fleet:${instance}`;
+  }
+}
