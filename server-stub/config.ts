@@ -66,9 +66,10 @@ export interface StasisServerOptions {
   /** Prefix of every Redis key and channel. Env STASIS_REDIS_PREFIX. Default "stasis:". */
   redisPrefix?: string;
   /**
-   * Where sessions whose channel dropped go after the retention window, tried in order: `memory`, `redis`,
-   * or your own `SessionStore` objects. Env STASIS_STORES (comma-separated names). Default: memory, plus redis
-   * when STASIS_REDIS_URL is set. An empty list drops such sessions.
+   * Where sessions whose channel dropped go after the retention window: `memory`, `redis`, or your own
+   * `SessionStore` objects. A blob is written to every store that answers and taken back from all of them
+   * (the newest copy wins). Env STASIS_STORES (comma-separated names). Default: memory, plus redis when
+   * STASIS_REDIS_URL is set. An empty list drops such sessions.
    */
   stores?: Array<'memory' | 'redis' | SessionStore>;
   /** Memory store bound, entries. Env STASIS_MEMORY_STORE_MAX_ENTRIES. Default 10000. */

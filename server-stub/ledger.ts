@@ -19,6 +19,12 @@ export interface Ledger {
   consume(claim: LedgerClaim): Promise<LedgerVerdict>;
   /** Undoes an `ok` consume whose resume then failed on the server's side (the app threw), so a retry works. */
   release(claim: LedgerClaim): Promise<void>;
+  /**
+   * The generation a new, empty session for `sid` starts at: 1 for a sid never resumed, else one past the
+   * newest generation resumed. A sid can start over when an instance died with its session and nothing was
+   * kept; starting at gen 1 again would make every blob of the new session `stale`.
+   */
+  fresh(sid: string): Promise<number>;
   close?(): Promise<void>;
 }
 
@@ -43,6 +49,11 @@ export class MemoryLedger implements Ledger {
     this.#consumed.delete(claim.jti);
     const newest = this.#newest.get(claim.sid);
     if (newest?.gen === claim.gen) newest.gen = claim.gen - 1;
+  }
+
+  async fresh(sid: string): Promise<number> {
+    const newest = this.#newest.get(sid);
+    return newest && newest.until > this.now() ? newest.gen + 1 : 1;
   }
 
   get size(): number {

@@ -16,9 +16,11 @@ export interface HandoverRequest {
   bid: string;
   keepChannels?: boolean;
   /**
-   * `takeover` for a page that holds a blob of this incarnation: an owner holding a different (fresh)
-   * incarnation yields instead of handing over, so the page's blob wins.
+   * `takeover` for a page resuming a blob of this generation: an owner whose live copy is older yields (drops
+   * it) instead of handing it over, so the newest copy wins.
    */
+  gen?: number;
+  /** With `gen`: the incarnation sealed into that blob; equal to the owner's means a checkpoint of it. */
   incarnation?: string;
 }
 
@@ -37,8 +39,12 @@ export interface Fleet {
   owner(sid: string): Promise<string | undefined>;
   /** Asks `owner` to seal `sid` and hand the blob over; undefined when that instance is gone. */
   handover(owner: string, request: HandoverRequest): Promise<HandoverReply | undefined>;
-  /** Serves the handover requests addressed to this instance. */
-  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>): void;
+  /**
+   * Serves the handover requests addressed to this instance. `undelivered` gets a sealed session that never
+   * reached the asker (the reply could not be sent, or came after the asker gave up): the session has left
+   * its owner by then, so the caller keeps it in the stores rather than lose it.
+   */
+  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>, undelivered: (reply: HibernateOk) => void): void;
   close(): Promise<void>;
 }
 

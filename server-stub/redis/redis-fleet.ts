@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StasisError } from '../errors.js';
+import type { HibernateOk } from '../../src/protocol/index.js';
 import type { Fleet, HandoverReply, HandoverRequest } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
 import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
@@ -8,7 +9,7 @@ import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.
 const DISOWN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface RedisFleetOptions extends RedisOptions {
-  /** How long an owner record lives without being renewed, ms (a live session renews it on every connect). */
+  /** How long an owner record lives, ms; it is set when a session goes live here and deleted when it leaves. */
   ownerTtlMs: number;
   /** How long to wait for the owning instance to hand a session over, ms. Default 3000. */
   handoverTimeoutMs?: number;
@@ -32,6 +33,7 @@ export class RedisFleet implements Fleet {
   readonly #prefix: string;
   readonly #pending = new Map<string, (reply: HandoverReply) => void>();
   #handler: ((request: HandoverRequest) => Promise<HandoverReply>) | undefined;
+  #undelivered: ((reply: HibernateOk) => void) | undefined;
   readonly #ready: Promise<void>;
 
   readonly #owned: boolean;
@@ -41,14 +43,18 @@ export class RedisFleet implements Fleet {
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#owned = !options.client;
     this.#redis = options.client ?? connectRedis(options, 'fleet');
-    // A subscriber connection may queue: it only ever runs SUBSCRIBE, and must re-subscribe after a reconnect.
+    // The subscriber subscribes on every (re)connect: a first attempt while Redis is down must not be the last.
     this.#subscriber = connectRedis(options, 'fleet-sub');
-    this.#subscriber.options.enableOfflineQueue = true;
     this.#subscriber.on('message', (_channel: string, text: string) => void this.#onMessage(text));
-    this.#ready = this.#subscriber.subscribe(this.#channel(this.instanceId)).then(
-      () => undefined,
-      (error: unknown) => options.logger?.warn(`fleet: could not subscribe yet (${(error as Error).message}); retrying in the background`),
-    );
+    let subscribed!: () => void;
+    const first = new Promise<void>((resolve) => (subscribed = resolve));
+    const subscribe = () =>
+      void this.#subscriber.subscribe(this.#channel(this.instanceId)).then(subscribed, (error: unknown) => {
+        options.logger?.warn(`fleet: could not subscribe (${(error as Error).message}); trying again on the next reconnect`);
+      });
+    this.#subscriber.on('ready', subscribe);
+    if (this.#subscriber.status === 'ready') subscribe();
+    this.#ready = Promise.race([first, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]);
   }
 
   /** Resolves once this instance listens for handover requests (or the first attempt failed). */
@@ -100,8 +106,9 @@ export class RedisFleet implements Fleet {
     }
   }
 
-  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>): void {
+  serve(handler: (request: HandoverRequest) => Promise<HandoverReply>, undelivered: (reply: HibernateOk) => void): void {
     this.#handler = handler;
+    this.#undelivered = undelivered;
   }
 
   async close(): Promise<void> {
@@ -117,7 +124,9 @@ export class RedisFleet implements Fleet {
       return;
     }
     if (envelope.kind === 'reply') {
-      this.#pending.get(envelope.id)?.(envelope.reply);
+      const waiting = this.#pending.get(envelope.id);
+      if (waiting) waiting(envelope.reply);
+      else if (envelope.reply.outcome === 'ok') this.#undelivered?.(envelope.reply); // we gave up on it: keep it
       return;
     }
     if (envelope.kind !== 'request' || !this.#handler) return;
@@ -129,9 +138,11 @@ export class RedisFleet implements Fleet {
       if (!(error instanceof StasisError)) this.options.logger?.error(`fleet: handover failed: ${(error as Error)?.stack ?? error}`);
     }
     const answer: Envelope = { kind: 'reply', id: envelope.id, reply };
-    await this.#redis.publish(this.#channel(envelope.from), JSON.stringify(answer)).catch((error: unknown) => {
-      this.options.logger?.warn(`fleet: could not answer a handover (${(error as Error).message}); that session may need its checkpoint`);
+    const delivered = await this.#redis.publish(this.#channel(envelope.from), JSON.stringify(answer)).catch((error: unknown) => {
+      this.options.logger?.warn(`fleet: could not answer a handover (${(error as Error).message}); keeping the session in the stores`);
+      return 0;
     });
+    if (delivered === 0 && reply.outcome === 'ok') this.#undelivered?.(reply);
   }
 
   #ownerKey(sid: string): string {

@@ -40,6 +40,11 @@ export class RedisLedger implements Ledger {
     await this.#redis.eval(RELEASE, 2, this.#jtiKey(claim), this.#genKey(claim), claim.gen);
   }
 
+  async fresh(sid: string): Promise<number> {
+    const newest = Number((await this.#redis.get(this.#genKey({ sid }))) ?? 0);
+    return Number.isSafeInteger(newest) && newest > 0 ? newest + 1 : 1;
+  }
+
   async close(): Promise<void> {
     if (this.#owned) this.#redis.disconnect();
   }
@@ -48,7 +53,7 @@ export class RedisLedger implements Ledger {
     return `${this.#prefix}jti:${claim.jti}`;
   }
 
-  #genKey(claim: LedgerClaim): string {
+  #genKey(claim: Pick<LedgerClaim, 'sid'>): string {
     return `${this.#prefix}gen:${claim.sid}`;
   }
 }

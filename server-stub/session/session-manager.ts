@@ -71,7 +71,10 @@ export class SessionManager {
     this.#now = options.now ?? Date.now;
     this.metrics = options.metrics ?? new Metrics();
     this.#fleet = options.fleet ?? new LocalFleet();
-    this.#fleet.serve((request) => this.#serveHandover(request));
+    this.#fleet.serve(
+      (request) => this.#serveHandover(request),
+      (sealed) => void this.#keepUndelivered(sealed),
+    );
     const idleMs = options.idleMs ?? 0;
     if (idleMs > 0) {
       this.#idleSweep = setInterval(() => void this.hibernateIdle(), Math.max(1000, Math.min(30_000, idleMs / 4)));
@@ -165,15 +168,22 @@ export class SessionManager {
         session = undefined;
       }
       const browser = binding === undefined ? undefined : bindingHash(binding);
+      if (session?.browser && browser && session.browser !== browser) {
+        // Knowing a sid is not enough: a live session only takes channels from the browser that holds it.
+        throw new StasisError('wrong-binding', 'The session belongs to another browser.');
+      }
       if (!session) session = await this.#recover(sid, binding);
       if (!session) {
         const cap = this.options.maxSessionsPerBrowser ?? Infinity;
         if (browser && (this.#byBrowser.get(browser)?.size ?? 0) >= cap) {
           throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
         }
-        session = this.#build(sid, 1, new Map(), browser);
+        session = this.#build(sid, await this.#freshGeneration(sid), new Map(), browser, false);
         this.#add(session);
         this.#hibernated.delete(sid);
+        this.#debug(sid, `connect: new session at gen ${session.gen}`);
+      } else {
+        this.#debug(sid, `connect: attached at gen ${session.gen}`);
       }
       this.#cancelRetention(sid);
       session.channels.add(channel);
@@ -194,11 +204,13 @@ export class SessionManager {
     let from: 'fleet' | 'store' = 'fleet';
     try {
       blob = await this.#takeOver(sid, bindingHash(binding));
-      if (!blob && this.options.stores) {
+      if (!blob) {
         from = 'store';
-        blob = (await this.options.stores.take(sid))?.blob;
+        blob = await this.#takeStored(sid, binding, undefined, true);
       }
     } catch (error) {
+      // Another browser's session is live elsewhere under this sid: refuse rather than start a rival copy.
+      if (error instanceof StasisError && error.code === 'wrong-binding') throw error;
       // The fleet or every store is down: this page starts fresh rather than waits (availability first).
       this.options.logger.warn(`connect: session ${short(sid)} could not be looked up (${(error as Error).message}); starting fresh`);
       return undefined;
@@ -217,32 +229,107 @@ export class SessionManager {
     }
   }
 
-  /** Asks the instance holding `sid` live (if another one does) to seal it and hand the blob over. */
-  async #takeOver(sid: string, bid: string, incarnation?: string): Promise<string | undefined> {
+  /**
+   * Takes the blob the stores keep for `sid` when it verifies for this browser (and is newer than `than`, if
+   * given). Looks before taking, so a request that cannot use the blob (another browser) leaves it in place;
+   * with `refuseForeign` such a request is refused (`wrong-binding`) rather than given a rival session.
+   */
+  async #takeStored(sid: string, binding: string, than?: { gen: number; exp: number }, refuseForeign = false): Promise<string | undefined> {
+    const stores = this.options.stores;
+    if (!stores || stores.isEmpty) return undefined;
+    const kept = await stores.peek(sid);
+    if (!kept || (than && (kept.gen < than.gen || (kept.gen === than.gen && kept.exp < than.exp)))) return undefined;
+    try {
+      await this.#verify(sid, kept.blob, binding);
+    } catch (error) {
+      this.#debug(sid, `stores: the kept blob does not verify here (${(error as Error).message}); left in place`);
+      if (refuseForeign && error instanceof StasisError && error.code === 'wrong-binding') throw error;
+      return undefined;
+    }
+    return (await stores.take(sid))?.blob;
+  }
+
+  /**
+   * Asks the instance holding `sid` live (if another one does) to seal it and hand the blob over. With `blob`
+   * (a resume), the owner hands over only a live copy at least as new as that blob.
+   */
+  async #takeOver(sid: string, bid: string, blob?: { gen: number; inc: string | undefined }): Promise<string | undefined> {
     if (!this.#fleet.shared) return undefined;
-    const owner = await this.#fleet.owner(sid);
+    let owner: string | undefined;
+    try {
+      owner = await this.#fleet.owner(sid);
+    } catch (error) {
+      throw new StasisError('unavailable', `The fleet directory is unavailable: ${(error as Error).message}`);
+    }
     if (!owner || owner === this.#fleet.instanceId) return undefined;
-    const reply = await this.#fleet.handover(owner, { sid, purpose: 'takeover', bid, ...(incarnation ? { incarnation } : {}) });
-    this.metrics.handover('takeover', reply ? reply.outcome : 'gone');
+    const reply = await this.#askOwner(owner, {
+      sid,
+      purpose: 'takeover',
+      bid,
+      ...(blob ? { gen: blob.gen, ...(blob.inc ? { incarnation: blob.inc } : {}) } : {}),
+    });
+    this.#debug(sid, `takeover from ${owner}: ${reply ? reply.outcome : 'gone'}${reply?.outcome === 'ok' ? ` gen ${reply.gen}` : ''}`);
+    if (reply?.outcome === 'wrong-binding') throw new StasisError('wrong-binding', reply.message);
     return reply?.outcome === 'ok' ? reply.blob : undefined;
   }
 
   /** Another instance asks for a session this one holds live. */
   async #serveHandover(request: HandoverRequest): Promise<HandoverReply> {
     const session = this.#live.get(request.sid);
+    this.#debug(request.sid, `handover asked (${request.purpose}): ${session ? `live at gen ${session.gen}${session.sealing ? ', sealing' : ''}` : 'not here'}`);
     if (!session || session.sealing || this.#draining) return { outcome: 'no-session', message: 'Not live on this instance.' };
     if (request.purpose === 'takeover') {
       if (session.browser && session.browser !== request.bid) {
         return { outcome: 'wrong-binding', message: 'The session belongs to another browser.' };
       }
-      if (request.incarnation && request.incarnation !== session.incarnation) {
-        // The asker holds a blob of an older incarnation: this live copy is an unrelated fresh start; it yields.
+      // A resume names its blob: the live copy wins over a checkpoint of itself, yields to a blob at least as
+      // new from another incarnation (the ledger then decides), and stays put for an older one (the asker's
+      // ledger answers `stale` or `replayed`; a replayed blob must not move or end a live session).
+      const checkpointOfThis = request.incarnation !== undefined && request.incarnation === session.incarnation;
+      if (request.gen !== undefined && !checkpointOfThis) {
+        if (request.gen < session.gen) return { outcome: 'no-session', message: 'The copy live here is newer; it stays.' };
         this.#drop(session, 'superseded', CLOSE_CODES.superseded);
-        return { outcome: 'no-session', message: 'A different incarnation was live here; it was dropped.' };
+        return { outcome: 'no-session', message: 'The copy live here was not newer; it was dropped.' };
       }
       return this.#seal(session, session.browser ?? request.bid, CLOSE_CODES.superseded, 'superseded');
     }
     return this.#seal(session, request.bid, request.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+  }
+
+  /** Asks another instance for a session; a reply that never comes counts as `timeout` and fails the caller. */
+  async #askOwner(owner: string, request: HandoverRequest): Promise<HandoverReply | undefined> {
+    let reply: HandoverReply | undefined;
+    try {
+      reply = await this.#fleet.handover(owner, request);
+    } catch (error) {
+      this.metrics.handover(request.purpose, 'timeout');
+      this.#debug(request.sid, `${request.purpose}: asked ${owner}: ${(error as Error).message}`);
+      throw error;
+    }
+    this.metrics.handover(request.purpose, reply ? reply.outcome : 'gone');
+    return reply;
+  }
+
+  /** A session sealed for another instance that never got it: keep it in the stores, where a reconnect looks. */
+  async #keepUndelivered(sealed: HibernateOk): Promise<void> {
+    try {
+      if (!this.options.stores || this.options.stores.isEmpty) throw new Error('no store configured');
+      await this.options.stores.put(sealed.sid, { blob: sealed.blob, gen: sealed.gen, exp: sealed.exp });
+      this.options.logger.warn(`session ${short(sealed.sid)}: a handover was not delivered; kept in the stores`);
+    } catch (error) {
+      this.metrics.retired('lost');
+      this.options.logger.error(`session ${short(sealed.sid)}: LOST: a handover was not delivered and ${(error as Error).message}`);
+    }
+  }
+
+  /** Generation of a new, empty session: past any earlier one of this sid (see Ledger.fresh). */
+  async #freshGeneration(sid: string): Promise<number> {
+    try {
+      return await this.options.ledger.fresh(sid);
+    } catch (error) {
+      this.options.logger.warn(`connect: session ${short(sid)}: the ledger is unavailable (${(error as Error).message}); starting at gen 1`);
+      return 1;
+    }
   }
 
   /** False when the fleet says another instance took this session over: the copy here is stale. */
@@ -276,12 +363,15 @@ export class SessionManager {
       this.#drop(session, 'superseded', CLOSE_CODES.superseded);
       session = undefined;
     }
-    if (session && !session.sealing) return this.#seal(session, bid, options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+    if (session && !session.sealing) {
+      this.#debug(sid, `hibernate: sealing gen ${session.gen} here`);
+      return this.#seal(session, bid, options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
+    }
     // The load balancer sent the page's hibernate here, but another instance may hold the session live.
     const owner = this.#fleet.shared && !session ? await this.#fleet.owner(sid).catch(() => undefined) : undefined;
     if (owner && owner !== this.#fleet.instanceId) {
-      const reply = await this.#fleet.handover(owner, { sid, purpose: 'hibernate', bid, ...(options.keepChannels ? { keepChannels: true } : {}) });
-      this.metrics.handover('hibernate', reply ? reply.outcome : 'gone');
+      const reply = await this.#askOwner(owner, { sid, purpose: 'hibernate', bid, ...(options.keepChannels ? { keepChannels: true } : {}) });
+      this.#debug(sid, `hibernate: asked ${owner}: ${reply ? reply.outcome : 'gone'}`);
       if (reply?.outcome === 'ok') return reply;
       if (reply) throw new StasisError(reply.outcome, reply.message);
     }
@@ -301,6 +391,12 @@ export class SessionManager {
     let failed = 0;
     for (const [i, session] of sessions.entries()) {
       const channels = [...session.channels];
+      if (!channels.length) {
+        // Nobody to push to (the page dropped, or its hibernate is pending offline): keep it in the stores.
+        if (await this.#retire(session)) pushed++;
+        else failed++;
+        continue;
+      }
       try {
         await this.#push(session, 'drain', CLOSE_CODES.draining);
         pushed++;
@@ -423,24 +519,29 @@ export class SessionManager {
         local = undefined;
       }
       if (local && !local.sealing && sealed.inc !== undefined && local.incarnation === sealed.inc) {
+        this.#debug(sid, `resume: gen ${sealed.gen} is a checkpoint of the session live here (gen ${local.gen})`);
         return { outcome: 'ok', sid, gen: local.gen }; // a checkpoint of the session live here: nothing to do
       }
       let newest = sealed;
       if (!local) {
-        const handed = await this.#takeOver(sid, sealed.bid, sealed.inc);
+        const handed = await this.#takeOver(sid, sealed.bid, { gen: sealed.gen, inc: sealed.inc });
         if (handed) newest = await this.#verify(sid, handed, binding);
       }
-      if (newest === sealed && this.options.stores) {
-        const kept = await this.options.stores.take(sid).catch((error: unknown) => {
+      if (newest === sealed) {
+        const kept = await this.#takeStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
           this.options.logger.warn(`resume: stores not asked for ${short(sid)}: ${(error as Error).message}`);
           return undefined;
         });
-        if (kept && (kept.gen > sealed.gen || (kept.gen === sealed.gen && kept.exp >= sealed.exp))) {
-          newest = await this.#verify(sid, kept.blob, binding).catch(() => sealed);
-          if (newest !== sealed) this.metrics.recovered('store', 'ok');
+        if (kept) {
+          newest = await this.#verify(sid, kept, binding);
+          this.metrics.recovered('store', 'ok');
         }
       }
-      const session = await this.#restore(newest, binding!);
+      const session = await this.#restore(newest, binding!).catch((error: unknown) => {
+        this.#debug(sid, `resume: blob gen ${newest.gen} refused: ${(error as Error).message}`);
+        throw error;
+      });
+      this.#debug(sid, `resume: ${newest === sealed ? "the page's blob" : 'a newer copy'} gen ${newest.gen} → live at gen ${session.gen}`);
       return { outcome: 'ok', sid, gen: session.gen };
     });
   }
@@ -554,8 +655,13 @@ export class SessionManager {
   }
 
   /** Creates a session and runs the app's factory on it; the caller puts it in the live pool. */
-  #build(sid: string, gen: number, restored: Map<string, { codec: string; value: unknown }>, browser?: string): Session {
-    const wasRestored = restored.size > 0 || gen > 1;
+  #build(
+    sid: string,
+    gen: number,
+    restored: Map<string, { codec: string; value: unknown }>,
+    browser: string | undefined,
+    wasRestored = true,
+  ): Session {
     const state = new StateRegistry(this.options.codecs, this.options.defaultCodec, restored);
     const session = new Session(sid, gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
@@ -610,38 +716,44 @@ export class SessionManager {
     this.#retention.set(session.sid, timer);
   }
 
-  async #retire(session: Session): Promise<void> {
+  /** Moves a session without channels into the stores; true when it is kept there. */
+  async #retire(session: Session): Promise<boolean> {
     const { sid } = session;
-    if (this.#live.get(sid) !== session || session.channels.size > 0 || session.sealing) return;
+    if (this.#live.get(sid) !== session || session.channels.size > 0 || session.sealing) return false;
     const stores = this.options.stores;
     if (!stores || stores.isEmpty || !session.browser || !(await this.#stillOurs(session))) {
       // Nowhere to keep it (or nobody could ever resume it, or another instance has it now).
       this.#drop(session, 'expired', 1001);
       this.metrics.retired('dropped');
       this.options.logger.info(`session ${short(sid)}: no channel for ${this.options.retentionMs} ms, dropped.`);
-      return;
+      return false;
     }
     session.sealing = true; // a reconnect meanwhile waits for the store (close 4003) instead of racing it
     try {
       const { ok } = await this.#sealBlob(session, session.browser);
       const kept = await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
-      if (this.#live.get(sid) !== session || session.signal.aborted) return;
+      if (this.#live.get(sid) !== session || session.signal.aborted) return false;
       this.#release(session, 'retained', 1001, ok);
       this.metrics.retired('stored');
-      this.options.logger.info(`session ${short(sid)}: no channel for ${this.options.retentionMs} ms, kept in ${kept.join(' + ')}.`);
+      this.options.logger.info(
+        `session ${short(sid)}: ${this.#draining ? 'draining' : `no channel for ${this.options.retentionMs} ms`}, kept in ${kept.join(' + ')}.`,
+      );
+      return true;
     } catch (error) {
       session.sealing = false;
-      if (this.#live.get(sid) !== session) return;
+      if (this.#live.get(sid) !== session) return false;
       const attempts = ++session.retireAttempts;
-      if (attempts < 3 && !(error instanceof StasisError && (error.code === 'too-large' || error.code === 'unserializable'))) {
+      const hopeless = this.#draining || (error instanceof StasisError && (error.code === 'too-large' || error.code === 'unserializable'));
+      if (attempts < 3 && !hopeless) {
         // Keep it live and try again: a store outage should not cost the session.
         this.options.logger.warn(`session ${short(sid)}: could not be stored (${(error as Error).message}); retrying`);
         this.#startRetention(session, Math.min(this.options.retentionMs, 30_000));
-        return;
+        return false;
       }
       this.#drop(session, 'expired', 1001);
       this.metrics.retired('lost');
       this.options.logger.error(`session ${short(sid)}: LOST after ${attempts} attempts to store it: ${(error as Error).message}`);
+      return false;
     }
   }
 
@@ -649,6 +761,10 @@ export class SessionManager {
     const timer = this.#retention.get(sid);
     if (timer) clearTimeout(timer);
     this.#retention.delete(sid);
+  }
+
+  #debug(sid: string, message: string): void {
+    this.options.logger.debug?.(`session ${short(sid)}: ${message}`);
   }
 
   async #safely(session: Session, fn: () => unknown): Promise<void> {

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
 import type { SessionStore, StoredBlob } from './session-store.js';
 
-export type StoreOperation = 'put' | 'take' | 'delete';
+export type StoreOperation = 'put' | 'peek' | 'take' | 'delete';
 
 /** What the chain reports for metrics. */
 export interface StoreObserver {
@@ -66,6 +66,10 @@ export class StoreChain {
    */
   async take(sid: string): Promise<StoredBlob | undefined> {
     const results = await Promise.all(this.#links.map((link) => this.#call(link, 'take', () => link.store.take(sid))));
+    return this.#newest(results);
+  }
+
+  #newest(results: Array<{ ok: true; value: StoredBlob | undefined } | { ok: false; error: StasisError }>): StoredBlob | undefined {
     let newest: StoredBlob | undefined;
     for (const result of results) {
       const entry = result.ok ? result.value : undefined;
@@ -73,6 +77,12 @@ export class StoreChain {
     }
     if (!newest && results.some((result) => !result.ok)) throw this.#unavailable(results);
     return newest;
+  }
+
+  /** The newest blob kept for `sid`, without removing it; throws `unavailable` like `take`. */
+  async peek(sid: string): Promise<StoredBlob | undefined> {
+    const results = await Promise.all(this.#links.map((link) => this.#call(link, 'peek', () => link.store.peek(sid))));
+    return this.#newest(results);
   }
 
   async delete(sid: string): Promise<void> {

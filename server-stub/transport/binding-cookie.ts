@@ -20,8 +20,21 @@ export function newBindingSecret(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** The Set-Cookie header value for a binding secret. */
-export function bindingCookieHeader(req: IncomingMessage, name: string, secret: string): string {
-  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+/**
+ * The Set-Cookie header value for a binding secret: Secure when the request came over TLS, directly or (with
+ * `trustProxy`) through a proxy that says so in X-Forwarded-Proto.
+ */
+export function bindingCookieHeader(req: IncomingMessage, name: string, secret: string, trustProxy = false): string {
+  const forwardedTls = trustProxy && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
+  const secure = (req.socket as { encrypted?: boolean }).encrypted || forwardedTls ? '; Secure' : '';
   return `${name}=${secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000${secure}`;
+}
+
+/**
+ * The client's address for rate limits: the socket's, or with `trustProxy` the first X-Forwarded-For entry
+ * (behind a proxy every socket is the proxy's, and one limit would be shared by all users).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+  return forwarded || req.socket.remoteAddress || '?';
 }

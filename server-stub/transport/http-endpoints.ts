@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { BailoutGuard } from '../bailout-guard.js';
 import { FailureRateLimiter } from '../rate-limiter.js';
 import { bindingHash, type SessionManager } from '../session/session-manager.js';
-import { bindingCookieHeader, newBindingSecret, readBindingCookie } from './binding-cookie.js';
+import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
 
 const startedAt = Date.now();
@@ -47,7 +47,8 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           draining: manager.draining,
           ...(isSid(sid) ? { session: manager.report(sid) } : {}),
         };
-        send(res, 200, body);
+        // 503 while draining, so a readiness probe takes the instance out of the load balancer at once.
+        send(res, manager.draining ? 503 : 200, body);
       } else if (route === ROUTES.metrics && req.method === 'GET') {
         if (!metricsAllowed(req, config.metricsToken)) {
           send(res, 401, failure('malformed', 'The metrics need `Authorization: Bearer <STASIS_METRICS_TOKEN>`.'));
@@ -73,11 +74,11 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           const answer = await manager.hibernate(body.sid, binding, { keepChannels: body.keepChannels === true });
           manager.metrics.hibernation('request', 'ok', answer.blob.length);
           // Only once a blob depends on it.
-          if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding));
+          if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
           send(res, 200, answer);
         } else {
           const binding = readBindingCookie(req, config.cookieName);
-          const address = req.socket.remoteAddress ?? '?';
+          const address = clientAddress(req, config.trustProxy);
           const browser = binding ? bindingHash(binding) : undefined;
           const wait = Math.max(
             failuresByAddress.retryAfterSeconds(address),

@@ -25,7 +25,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
   // A browser gets its binding cookie with its first live channel, so its sessions can be counted and capped.
   wss.on('headers', (headers, req) => {
     const binding = upgradeBindings.get(req);
-    if (binding?.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(req, config.cookieName, binding.secret)}`);
+    if (binding?.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(req, config.cookieName, binding.secret, config.trustProxy)}`);
   });
   const alive = new WeakSet<WebSocket>();
   const heartbeat = setInterval(() => {

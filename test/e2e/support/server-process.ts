@@ -51,9 +51,10 @@ export class ServerProcess {
     const child = this.#child;
     this.#child = undefined;
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-    const exited = once(child, 'exit') as Promise<[number | null]>;
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     child.kill('SIGTERM');
-    const [code] = await exited;
+    const [code, signal] = await exited;
+    if (code === null) this.#output += `\n[test] process ended by ${signal} instead of exiting after its drain\n`;
     return code;
   }
 
@@ -76,11 +77,13 @@ export class ServerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
+    const from = this.#output.length;
     const listening = new Promise<number>((resolvePort, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.#output}`)), 10_000);
       child.stdout!.on('data', (chunk: Buffer) => {
         this.#output += chunk;
-        const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.#output);
+        // Only this process's output: after a restart the previous one's line is still in #output.
+        const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.#output.slice(from));
         if (match) {
           clearTimeout(timer);
           resolvePort(Number(match[1]));

@@ -73,8 +73,9 @@ interface Live {
 
 const sockets: WebSocket[] = [];
 
-function live(r: Running, query: string): Live {
-  const ws = new WebSocket(`ws://${r.host}/stasis/live${query}`);
+/** `cookie`: the browser's binding cookie, as a browser would send it (a live session only takes its own browser). */
+function live(r: Running, query: string, cookie?: string): Live {
+  const ws = new WebSocket(`ws://${r.host}/stasis/live${query}`, cookie ? { headers: { Cookie: cookie } } : {});
   sockets.push(ws);
   const messages: unknown[] = [];
   const waiters: (() => void)[] = [];
@@ -182,7 +183,7 @@ describe('the Stasis HTTP endpoints and live channel (demo app)', () => {
     expect(replay.json.outcome).toBe('replayed');
     expect(typeof replay.json.message).toBe('string');
 
-    const again = live(r, `?sid=${sid}`);
+    const again = live(r, `?sid=${sid}`, cookie);
     const view = (await again.next<{ view: View }>(isView)).view;
     expect(view).toMatchObject({ gen: 2, restored: true, cart: [{ id: 'pen', qty: 2 }] });
     expect(view.details.name).toBe('Ada');
@@ -303,23 +304,27 @@ describe('the Stasis HTTP endpoints and live channel (demo app)', () => {
 
   it('a second tab on the same sid joins the session; resume supersedes a live session (4002)', async () => {
     const sid = newSid();
-    const a = live(r, `?sid=${sid}`);
+    const cookie = `stasis_bid=${'B'.repeat(32)}`;
+    const a = live(r, `?sid=${sid}`, cookie);
     await a.next(isView);
     a.ws.send(JSON.stringify({ type: 'add', id: 'stamp', delta: 1 }));
     await a.next(viewWhere((v) => v.cart.length === 1));
-    const hib = await post(r, '/stasis/hibernate', { sid });
+    const hib = await post(r, '/stasis/hibernate', { sid }, cookie);
     await a.closed;
     // The tab reconnects without resuming: a fresh session.
-    const b = live(r, `?sid=${sid}`);
+    const b = live(r, `?sid=${sid}`, cookie);
     expect((await b.next<{ view: View }>(isView)).view).toMatchObject({ gen: 1, cart: [] });
-    const c = live(r, `?sid=${sid}`);
+    const c = live(r, `?sid=${sid}`, cookie);
+    // Another browser that learned the sid does not get in.
+    const stranger = live(r, `?sid=${sid}`, `stasis_bid=${'C'.repeat(32)}`);
+    expect(await stranger.closed).toStrictEqual({ code: CLOSE_CODES.resumeFirst, reason: 'stasis:wrong-binding' });
     await c.next(isView);
     expect((await health(r, sid)).session).toMatchObject({ state: 'live', channels: 2 });
-    const resumed = await post(r, '/stasis/resume', { sid, blob: hib.json.blob }, cookieOf(hib));
+    const resumed = await post(r, '/stasis/resume', { sid, blob: hib.json.blob }, cookie);
     expect(resumed.json).toStrictEqual({ outcome: 'ok', sid, gen: 2 });
     expect((await b.closed).code).toBe(CLOSE_CODES.superseded);
     expect((await c.closed).code).toBe(CLOSE_CODES.superseded);
-    const d = live(r, `?sid=${sid}`);
+    const d = live(r, `?sid=${sid}`, cookie);
     expect((await d.next<{ view: View }>(isView)).view).toMatchObject({ gen: 2, restored: true, cart: [{ id: 'stamp', qty: 1 }] });
   });
 

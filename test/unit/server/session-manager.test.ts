@@ -565,7 +565,11 @@ describe('retention', () => {
 
 describe('ledger integration', () => {
   it('a ledger that is down makes resume fail without restoring anything', async () => {
-    const down: Ledger = { consume: () => Promise.reject(new Error('redis down')), release: async () => undefined };
+    const down: Ledger = {
+      consume: () => Promise.reject(new Error('redis down')),
+      release: async () => undefined,
+      fresh: () => Promise.reject(new Error('redis down')),
+    };
     const h = await harness({ ledger: down });
     const { sid, binding, blob } = await hibernated(h);
     await expect(h.manager.resume(sid, blob, binding)).rejects.toThrow('redis down');
