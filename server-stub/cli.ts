@@ -29,6 +29,13 @@ async function main(): Promise<void> {
     console.log('Usage: stasis-server [--port N] [--host H] [--app module.js] [--static dir]... [--dev-key]');
     return;
   }
+  // Signals are taken over before anything starts: a SIGTERM that comes early (a quick redeploy) or twice
+  // (an impatient orchestrator) must never kill the process with the default action in the middle of a drain.
+  let shutdown: ((signal: 'SIGTERM' | 'SIGINT') => void) | undefined;
+  let early: 'SIGTERM' | 'SIGINT' | undefined;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => (shutdown ? shutdown(signal) : (early ??= signal)));
+  }
   const port = Number(values.port ?? process.env.PORT ?? 8080);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   let keys = process.env.STASIS_KEYS;
@@ -72,9 +79,12 @@ async function main(): Promise<void> {
     server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
-  process.once('SIGINT', stop);
-  // SIGTERM (a deploy, Kubernetes): hand every live session to its page first, then stop.
-  process.once('SIGTERM', () => {
+  let stopping = false;
+  shutdown = (signal) => {
+    if (stopping) return;
+    stopping = true;
+    if (signal === 'SIGINT') return stop();
+    // SIGTERM (a deploy, Kubernetes): hand every live session to its page first, then stop.
     const started = Date.now();
     void stasis.drain().then(({ sessions, pushed, failed, flushed }) => {
       console.log(
@@ -83,7 +93,8 @@ async function main(): Promise<void> {
       );
       stop();
     });
-  });
+  };
+  if (early) shutdown(early);
 }
 
 main().catch((error: unknown) => {

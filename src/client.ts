@@ -175,6 +175,8 @@ export class StasisClient extends EventTarget {
   receive(message: unknown): boolean {
     if (!isPushedBlob(message)) return false;
     if (message.sid !== this.#sid) return true;
+    // A message from a socket of an older generation can arrive after a resume: its blob is of no use.
+    if (this.#gen !== undefined && message.gen < this.#gen) return true;
     if (message.reason === 'checkpoint') void this.#keepCheckpoint(message);
     else void this.#keepPushed({ ...message, reason: message.reason });
     return true;
@@ -208,6 +210,7 @@ export class StasisClient extends EventTarget {
     const api = await this.#boot();
     const result = await api.store({ endpoint: this.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
     if (message.sid !== this.#sid) return;
+    if (result.outcome === 'stale') return; // it arrived after a newer one, or after a resume: nothing to do
     if (result.outcome !== 'ok') {
       this.#emit('failed', result.outcome, { phase: 'hibernate', message: result.message });
       return;
@@ -225,7 +228,7 @@ export class StasisClient extends EventTarget {
     this.#emit('hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
     // Drain: the page is in use, so ask for it back at once; the draining server says `unavailable` and the
     // retry finds the next instance.
-    if (message.reason === 'drain' && this.#intent === 'here') void this.#resume();
+    if (message.reason === 'drain' && this.#intent === 'here' && !this.#resuming) void this.#resume();
   }
 
   #resumeOnNextInput(): void {
@@ -445,6 +448,12 @@ export class StasisClient extends EventTarget {
     } else if (!isFinal(result.outcome)) {
       this.#setState('waiting');
       this.#scheduleRetry(result.retryAfterSeconds);
+    } else if (result.outcome === 'stale') {
+      // The blob was older than a generation already resumed: the session itself lives on (on the server, or
+      // in a store it finds when the page connects), so this tab keeps its id and goes back to it.
+      this.#paused = undefined;
+      this.#setState('live');
+      this.#ready('live');
     } else {
       // The blob is gone for good: start a new session under a new id, so no two tabs ever share one.
       this.#paused = undefined;
@@ -469,7 +478,7 @@ export class StasisClient extends EventTarget {
     // Jitter, so a fleet of tabs does not retry in step; never sooner than the server asked (429 Retry-After).
     const delay = Math.max(base * (0.8 + Math.random() * 0.4), retryAfterSeconds * 1000);
     this.#retryTimer = setTimeout(() => {
-      if (this.#intent === 'here' && this.#state === 'waiting') void this.#resume();
+      if (this.#intent === 'here' && this.#state === 'waiting' && !this.#resuming) void this.#resume();
     }, delay);
   }
 

@@ -37,6 +37,8 @@ export class Custodian implements CustodyApi {
   #vault: Promise<BlobStore> | undefined;
   /** Blobs the vault refused to store (quota, broken storage): held for this worker's lifetime. */
   readonly #unstored = new Map<string, VaultRecord>();
+  /** Generation each session was resumed to: a pushed blob older than that arrived late and is refused. */
+  readonly #resumedTo = new Map<string, number>();
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
 
@@ -66,6 +68,11 @@ export class Custodian implements CustodyApi {
       const kept = this.#unstored.get(request.sid) ?? (await vault.get(request.sid).catch(() => undefined));
       if (pushed && kept && (kept.gen > pushed.gen || (kept.gen === pushed.gen && kept.exp > pushed.exp))) {
         return { outcome: 'stale', gen: kept.gen, exp: kept.exp, message: 'A newer blob of this session is already kept.' };
+      }
+      // A push that was on its way while the page resumed: the session has moved past it.
+      const resumedTo = this.#resumedTo.get(request.sid);
+      if (pushed && resumedTo !== undefined && pushed.gen < resumedTo) {
+        return { outcome: 'stale', message: `The session was already resumed to generation ${resumedTo}.` };
       }
       return this.#keep(request, request.blob, vault);
     });
@@ -136,7 +143,12 @@ export class Custodian implements CustodyApi {
         return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
       }
       if (isFinal(answer.outcome)) await forget();
-      if (answer.outcome === 'ok') return { outcome: 'ok', gen: answer.gen };
+      if (answer.outcome === 'ok') {
+        this.#resumedTo.delete(request.sid); // most recent last, so the oldest entry goes first
+        this.#resumedTo.set(request.sid, answer.gen);
+        if (this.#resumedTo.size > 1000) this.#resumedTo.delete(this.#resumedTo.keys().next().value!);
+        return { outcome: 'ok', gen: answer.gen };
+      }
       const wait = 'retryAfterSeconds' in answer ? answer.retryAfterSeconds : undefined;
       return {
         outcome: answer.outcome,

@@ -95,25 +95,29 @@ export class SessionManager {
   async checkpointAll(): Promise<number> {
     if (this.#draining) return 0;
     let count = 0;
-    for (const session of [...this.#live.values()]) {
-      if (session.sealing || session.channels.size === 0 || session.signal.aborted) continue;
-      try {
-        const values = session.state.encodeAll();
-        const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
-        if (digest === session.checkpointDigest) continue;
-        const { ok } = await this.#sealBlob(session, session.browser ?? '', values);
-        if (this.#live.get(session.sid) !== session || session.sealing || session.signal.aborted) continue;
-        const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
-        session.send(message);
-        session.checkpointDigest = digest;
-        this.metrics.checkpoint('ok', ok.blob.length);
-        count++;
-      } catch (error) {
-        this.metrics.checkpoint(error instanceof StasisError ? error.code : 'unavailable');
-        this.options.logger.warn(`checkpoint: session ${short(session.sid)}: ${(error as Error).message}`);
-      }
-    }
+    for (const session of [...this.#live.values()]) if (await this.#checkpoint(session)) count++;
     return count;
+  }
+
+  /** Pushes a checkpoint of one live session when its values changed since its last one. */
+  async #checkpoint(session: Session): Promise<boolean> {
+    if (session.sealing || session.channels.size === 0 || session.signal.aborted) return false;
+    try {
+      const values = session.state.encodeAll();
+      const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
+      if (digest === session.checkpointDigest) return false;
+      const { ok } = await this.#sealBlob(session, session.browser ?? '', values);
+      if (this.#live.get(session.sid) !== session || session.sealing || session.signal.aborted) return false;
+      const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
+      session.send(message);
+      session.checkpointDigest = digest;
+      this.metrics.checkpoint('ok', ok.blob.length);
+      return true;
+    } catch (error) {
+      this.metrics.checkpoint(error instanceof StasisError ? error.code : 'unavailable');
+      this.options.logger.warn(`checkpoint: session ${short(session.sid)}: ${(error as Error).message}`);
+      return false;
+    }
   }
 
   /**
@@ -190,6 +194,11 @@ export class SessionManager {
       session.lastActivity = this.#now();
       const attached = session;
       this.#safely(attached, () => attached.handlers.onConnect?.());
+      // A restored session's only copy is this memory until the page holds a checkpoint of it (the page's blob
+      // was used up by the resume): with checkpoints on, push the first one now rather than at the next tick.
+      if ((this.options.checkpointMs ?? 0) > 0 && attached.restored && attached.checkpointDigest === undefined) {
+        void this.#checkpoint(attached);
+      }
       return attached;
     });
   }
@@ -387,6 +396,8 @@ export class SessionManager {
     this.#draining = true;
     const sessions = [...this.#live.values()].filter((s) => !s.sealing);
     const closed: Promise<void>[] = [];
+    const kept: Promise<unknown>[] = [];
+    const stores = this.options.stores;
     let pushed = 0;
     let failed = 0;
     for (const [i, session] of sessions.entries()) {
@@ -398,9 +409,14 @@ export class SessionManager {
         continue;
       }
       try {
-        await this.#push(session, 'drain', CLOSE_CODES.draining);
+        const ok = await this.#push(session, 'drain', CLOSE_CODES.draining);
         pushed++;
         for (const channel of channels) if (channel.whenClosed) closed.push(channel.whenClosed);
+        // A socket can look open and still never deliver (the page went offline a moment ago): keep a copy in
+        // the stores too. A resume that finds it uses whichever copy is newest; the ledger keeps it one-time.
+        if (stores && !stores.isEmpty) {
+          kept.push(stores.put(ok.sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp }).catch(() => undefined));
+        }
       } catch (error) {
         failed++;
         this.options.logger.error(`drain: session ${short(session.sid)} could not be sealed: ${(error as Error).message}`);
@@ -414,6 +430,7 @@ export class SessionManager {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]);
     clearTimeout(timer);
+    await Promise.all(kept); // each put is bounded by its store's timeout
     this.metrics.drained((this.#now() - started) / 1000);
     return { sessions: sessions.length, pushed, failed, flushed };
   }

@@ -9,6 +9,7 @@
  * session has no channel to receive checkpoints), the cycle uses SIGTERM instead and counts that.
  * STASIS_CHAOS_SEED and STASIS_CHAOS_CYCLES replay or lengthen a run.
  */
+import { writeFile } from 'node:fs/promises';
 import { test, expect } from '@playwright/test';
 import { CdpBrowser, type Tab } from './support/cdp-browser.js';
 import { Fleet } from './support/fleet.js';
@@ -42,7 +43,7 @@ interface Chaos {
   checkpointsAtChange: number;
 }
 
-test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of instances; every tab ends with the cart it last sent', async () => {
+test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of instances; every tab ends with the cart it last sent', async ({}, testInfo) => {
   test.setTimeout(12 * 60_000);
   const rand = random(SEED);
   const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
@@ -159,7 +160,9 @@ test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of
     console.log(`[chaos] page outcomes: ${JSON.stringify(outcomes)}`);
     expect((counts.sigkill ?? 0) + (counts.sigterm ?? 0)).toBeGreaterThan(0);
   } catch (error) {
-    console.log(`[chaos] failed with seed ${SEED}; the last steps:\n${history.slice(-30).join('\n')}\n${fleet.output.slice(-5000)}`);
+    const log = testInfo.outputPath('fleet-output.txt');
+    await writeFile(log, `${history.join('\n')}\n\n${fleet.output}`);
+    console.log(`[chaos] failed with seed ${SEED}; the last steps:\n${history.slice(-30).join('\n')}\n(all steps and server output: ${log})`);
     throw error;
   } finally {
     await cdp.close();
@@ -177,6 +180,20 @@ test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of
       await t.tab.waitFor((n) => (window as any).__checkpoints > n, [t.checkpointsAtChange], 10_000, 'a checkpoint after the change');
       await new Promise((r) => setTimeout(r, 1300));
       t.safe = true;
+    }
+    // A tab live on a session restored a moment ago holds no blob until that session's first checkpoint
+    // arrives (pushed as soon as it connects): wait for it, as the window the docs promise.
+    const current = tabs.find((t) => t.tab === front);
+    if (current && !offline) {
+      await current.tab.waitFor(
+        async () => {
+          const kept = await (window as any).Stasis.debug.peek();
+          return kept !== undefined && String(kept.gen) === document.querySelector('#session-gen')?.textContent;
+        },
+        [],
+        10_000,
+        'a checkpoint of the live generation',
+      );
     }
     return true;
   }
