@@ -107,19 +107,19 @@ async function runWorker(sessions: number): Promise<MemoryResult> {
   const secretBytes = randomBytes(total * SECRET_BYTES);
   const sidAt = (i: number) => sidBytes.toString('base64url', i * SID_BYTES, (i + 1) * SID_BYTES);
   const secretAt = (i: number) => secretBytes.toString('base64url', i * SECRET_BYTES, (i + 1) * SECRET_BYTES);
-  const connect = (i: number) => {
+  const connect = async (i: number) => {
     const channel: LiveChannel = { send: noop, close: noop };
-    stasis.sessions.connect(sidAt(i), channel, secretAt(i));
+    await stasis.sessions.connect(sidAt(i), channel, secretAt(i));
   };
   const hibernate = async (i: number) => {
     await stasis.sessions.hibernate(sidAt(i), secretAt(i)); // the blob is dropped: the client would hold it
   };
 
-  for (let i = sessions; i < total; i++) connect(i);
+  for (let i = sessions; i < total; i++) await connect(i);
   for (let i = sessions; i < total; i++) await hibernate(i);
   const before = await settle(gc);
 
-  for (let i = 0; i < sessions; i++) connect(i);
+  for (let i = 0; i < sessions; i++) await connect(i);
   if (stasis.sessions.liveCount !== sessions) throw new Error(`expected ${sessions} live sessions, found ${stasis.sessions.liveCount}`);
   const live = await settle(gc);
 
