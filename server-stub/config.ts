@@ -41,8 +41,10 @@ export interface StasisServerOptions {
   /** Other origins allowed to call the endpoints (`https://host[:port]`). Env STASIS_ALLOWED_ORIGINS (comma-separated). Default: none. */
   allowedOrigins?: string[];
   /**
-   * Behind a reverse proxy that rewrites Host: take the request's own host from X-Forwarded-Host for the
-   * same-origin check. Only enable it when a proxy you run sets that header. Env STASIS_TRUST_PROXY=1. Default false.
+   * Behind a reverse proxy you run: believe its X-Forwarded-Host (the request's own host, for the same-origin
+   * check), the last X-Forwarded-For entry (the client address, for rate limits) and X-Forwarded-Proto
+   * (`https` makes the binding cookie Secure). Only enable it when every request comes through that proxy.
+   * Env STASIS_TRUST_PROXY=1. Default false.
    */
   trustProxy?: boolean;
   /** Failed resumes allowed per browser (or address) per minute before HTTP 429. Env STASIS_RESUME_FAILURES_PER_MINUTE. Default 20. */

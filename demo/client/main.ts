@@ -31,7 +31,12 @@ function connect(): void {
   socketSid = sid;
   firstView = true;
   setConnection('connecting');
-  ws.onopen = () => setConnection('connected');
+  // A socket opened while the network was going away can hang in CONNECTING: give up on it and try again.
+  const stuck = setTimeout(() => ws.readyState === WebSocket.CONNECTING && ws.close(), 5000);
+  ws.onopen = () => {
+    clearTimeout(stuck);
+    setConnection('connected');
+  };
   ws.onmessage = (event) => {
     const message = JSON.parse(String(event.data)) as ServerMessage;
     if (Stasis.receive(message)) return; // a blob pushed by the server before it restarts

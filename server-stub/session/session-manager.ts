@@ -255,7 +255,16 @@ export class SessionManager {
       if (refuseForeign && error instanceof StasisError && error.code === 'wrong-binding') throw error;
       return undefined;
     }
-    return (await stores.take(sid))?.blob;
+    const taken = await stores.take(sid);
+    if (!taken || taken.blob === kept.blob) return taken?.blob;
+    // Another copy arrived between the look and the take: it must pass the same check, or go back.
+    try {
+      await this.#verify(sid, taken.blob, binding);
+      return taken.blob;
+    } catch {
+      await stores.put(sid, taken).catch(() => undefined);
+      return undefined;
+    }
   }
 
   /**

@@ -31,10 +31,11 @@ export function bindingCookieHeader(req: IncomingMessage, name: string, secret: 
 }
 
 /**
- * The client's address for rate limits: the socket's, or with `trustProxy` the first X-Forwarded-For entry
- * (behind a proxy every socket is the proxy's, and one limit would be shared by all users).
+ * The client's address for rate limits: the socket's, or with `trustProxy` the last X-Forwarded-For entry,
+ * the one the trusted proxy added (behind a proxy every socket is the proxy's, and one limit would be shared
+ * by all users; earlier entries come from the client and could be anything).
  */
 export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').at(-1)?.trim() : '';
   return forwarded || req.socket.remoteAddress || '?';
 }

@@ -204,12 +204,21 @@ test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of
 });
 
 async function waitLive(tab: Tab, timeoutMs = 15_000): Promise<void> {
-  await tab.waitFor(
-    () => (window as any).Stasis?.status.state === 'live' && document.querySelector('#connection')?.textContent === 'connected',
-    [],
-    timeoutMs,
-    'tab live and connected',
-  );
+  await tab
+    .waitFor(
+      () => (window as any).Stasis?.status.state === 'live' && document.querySelector('#connection')?.textContent === 'connected',
+      [],
+      timeoutMs,
+      'tab live and connected',
+    )
+    .catch(async (error: Error) => {
+      const seen = await tab.evaluate(() => ({
+        status: (window as any).Stasis?.status,
+        connection: document.querySelector('#connection')?.textContent,
+        events: [...document.querySelectorAll('#event-log li')].slice(0, 12).map((li) => li.textContent),
+      }));
+      throw new Error(`${error.message}; the page shows ${JSON.stringify(seen)}`);
+    });
 }
 
 async function expectCart(t: Chaos, timeoutMs: number): Promise<void> {
