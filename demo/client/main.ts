@@ -156,7 +156,7 @@ function wire(): void {
 }
 
 wire();
-for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset', 'failed', 'ready'] as const) {
+for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset', 'failed', 'ready', 'checkpoint'] as const) {
   Stasis.on(type, logEvent);
 }
 Stasis.on('statuschange', renderStatus);
