@@ -423,8 +423,8 @@ export class SessionManager {
         for (const channel of channels) if (channel.whenClosed) closed.push(channel.whenClosed);
         // A socket can look open and still never deliver (the page went offline a moment ago): keep a copy in
         // the stores too. A resume that finds it uses whichever copy is newest; the ledger keeps it one-time.
-        if (stores && !stores.isEmpty) {
-          kept.push(stores.put(ok.sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp }).catch(() => undefined));
+        if (stores?.outlivesProcess) {
+          kept.push(stores.put(ok.sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp }, { skipLocal: true }).catch(() => undefined));
         }
       } catch (error) {
         failed++;

@@ -16,6 +16,7 @@ export const MEMORY_STORE_DEFAULTS = { maxEntries: 10_000, maxBytes: 64 * 1024 *
  */
 export class MemoryStore implements SessionStore {
   readonly name = 'memory';
+  readonly local = true;
   // A Map iterates in insertion order: re-inserting on use makes the first key the least recently used.
   readonly #entries = new Map<string, StoredBlob>();
   readonly #maxEntries: number;

@@ -17,6 +17,8 @@ export interface StoredBlob {
 export interface SessionStore {
   /** Short name for logs and metrics (`memory`, `redis`). */
   readonly name: string;
+  /** True when the store lives in this process's memory and dies with it (a drain skips such stores). */
+  readonly local?: boolean;
   /** Keeps the blob for `sid` until its `exp`, replacing whatever was kept for `sid`. */
   put(sid: string, entry: StoredBlob): Promise<void>;
   /** Removes and returns the blob for `sid`; atomic, so two concurrent callers never both get it. */

@@ -52,10 +52,19 @@ export class StoreChain {
     return Object.fromEntries(this.#links.map(({ store, breaker }) => [store.name, breaker.state]));
   }
 
-  /** Keeps the blob in every store that answers; fails only when none took it. */
-  async put(sid: string, entry: StoredBlob): Promise<string[]> {
-    const results = await Promise.all(this.#links.map((link) => this.#call(link, 'put', () => link.store.put(sid, entry))));
-    const stored = this.#links.filter((_, i) => results[i]!.ok).map(({ store }) => store.name);
+  /** True when some store outlives this process (not only memory). */
+  get outlivesProcess(): boolean {
+    return this.#links.some(({ store }) => !store.local);
+  }
+
+  /**
+   * Keeps the blob in every store that answers; fails only when none took it. `skipLocal`: only the stores
+   * that outlive this process (a draining process has no use for its own memory).
+   */
+  async put(sid: string, entry: StoredBlob, options: { skipLocal?: boolean } = {}): Promise<string[]> {
+    const links = options.skipLocal ? this.#links.filter(({ store }) => !store.local) : this.#links;
+    const results = await Promise.all(links.map((link) => this.#call(link, 'put', () => link.store.put(sid, entry))));
+    const stored = links.filter((_, i) => results[i]!.ok).map(({ store }) => store.name);
     if (!stored.length) throw this.#unavailable(results);
     return stored;
   }
