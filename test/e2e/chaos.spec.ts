@@ -7,7 +7,7 @@
  * SIGKILL the test waits until every tab's last change is covered by a checkpoint or a hibernate, so the
  * expected state stays exact. When it cannot be (a tab hid while offline: its hibernate is pending and the
  * session has no channel to receive checkpoints), the cycle uses SIGTERM instead and counts that.
- * STASIS_CHAOS_SEED and STASIS_CHAOS_CYCLES replay or lengthen a run.
+ * STASIS_CHAOS_SEED (a number, or `random`) and STASIS_CHAOS_CYCLES replay, vary or lengthen a run.
  */
 import { writeFile } from 'node:fs/promises';
 import { test, expect } from '@playwright/test';
@@ -16,7 +16,9 @@ import { Fleet } from './support/fleet.js';
 import type { ServerProcess } from './support/server-process.js';
 
 const CYCLES = Number(process.env.STASIS_CHAOS_CYCLES ?? 200);
-const SEED = Number(process.env.STASIS_CHAOS_SEED ?? Date.now() % 1_000_000);
+// A fixed seed by default, so a CI failure replays exactly; STASIS_CHAOS_SEED=random explores new runs.
+const SEED =
+  process.env.STASIS_CHAOS_SEED === 'random' ? Date.now() % 1_000_000 : Number(process.env.STASIS_CHAOS_SEED ?? 20_261_123);
 const PRODUCTS = ['notebook', 'pen', 'tape', 'stamp'] as const;
 const TABS = 3;
 
