@@ -311,6 +311,9 @@ export class SessionManager {
       }
       return this.#seal(session, session.browser ?? request.bid, CLOSE_CODES.superseded, 'superseded');
     }
+    if (session.browser && session.browser !== request.bid) {
+      return { outcome: 'wrong-binding', message: 'The session belongs to another browser.' };
+    }
     return this.#seal(session, request.bid, request.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
   }
 
@@ -382,6 +385,8 @@ export class SessionManager {
       session = undefined;
     }
     if (session && !session.sealing) {
+      // Only the browser holding the session may have it sealed (to its own cookie): a sid is not enough.
+      if (session.browser && session.browser !== bid) throw new StasisError('wrong-binding', 'The session belongs to another browser.');
       this.#debug(sid, `hibernate: sealing gen ${session.gen} here`);
       return this.#seal(session, bid, options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
     }

@@ -69,6 +69,10 @@ interface Live {
   /** Resolves with the first message (already received or future) after index `from` that matches. */
   next<T>(match: (m: unknown) => boolean, from?: number): Promise<T>;
   closed: Promise<{ code: number; reason: string }>;
+  /** The binding cookie the upgrade answered with (`name=value`), as a browser would keep it. */
+  cookie(): string;
+  /** That answer's whole Set-Cookie header. */
+  setCookie(): string;
 }
 
 const sockets: WebSocket[] = [];
@@ -76,6 +80,8 @@ const sockets: WebSocket[] = [];
 /** `cookie`: the browser's binding cookie, as a browser would send it (a live session only takes its own browser). */
 function live(r: Running, query: string, cookie?: string): Live {
   const ws = new WebSocket(`ws://${r.host}/stasis/live${query}`, cookie ? { headers: { Cookie: cookie } } : {});
+  let issued = '';
+  ws.on('upgrade', (response) => (issued = String(response.headers['set-cookie'] ?? '')));
   sockets.push(ws);
   const messages: unknown[] = [];
   const waiters: (() => void)[] = [];
@@ -97,12 +103,11 @@ function live(r: Running, query: string, cookie?: string): Live {
       void closed.then(() => setTimeout(() => reject(new Error('socket closed before the message arrived')), 0));
       check();
     });
-  return { ws, messages, next, closed };
+  return { ws, messages, next, closed, setCookie: () => issued, cookie: () => issued.split(';')[0] || cookie || '' };
 }
 
 const isView = (m: unknown): m is { type: 'view'; view: View } => (m as { type?: unknown }).type === 'view';
 const viewWhere = (pred: (v: View) => boolean) => (m: unknown) => isView(m) && pred(m.view);
-const cookieOf = (a: Answer) => (a.headers.get('set-cookie') ?? '').split(';')[0]!;
 
 afterEach(() => {
   for (const ws of sockets.splice(0)) if (ws.readyState !== ws.CLOSED) ws.terminate();
@@ -145,24 +150,33 @@ describe('the Stasis HTTP endpoints and live channel (demo app)', () => {
     expect((await health(r, sid)).session).toStrictEqual({ sid, state: 'live', gen: 1, channels: 1 });
     expect((await health(r)).live).toBe(before.live + 1);
 
-    const hib = await post(r, '/stasis/hibernate', { sid });
-    expect(hib.status).toBe(200);
-    expect(hib.json).toMatchObject({ outcome: 'ok', sid, gen: 1 });
-    expect(typeof hib.json.blob).toBe('string');
-    expect((hib.json.blob as string).split('.')).toHaveLength(5);
-    expect(typeof hib.json.exp).toBe('number');
-    expect(hib.headers.get('cache-control')).toBe('no-store');
-    const setCookie = hib.headers.get('set-cookie') ?? '';
+    // The browser got its binding cookie with the live channel's upgrade.
+    const setCookie = tab.setCookie();
     expect(setCookie).toMatch(/^stasis_bid=[A-Za-z0-9_-]{32}; /);
     const attrs = setCookie.split(';').map((a) => a.trim().toLowerCase());
     expect(attrs).toContain('httponly');
     expect(attrs).toContain('samesite=lax');
     expect(attrs).toContain('path=/');
     expect(attrs).not.toContain('secure'); // plain http
+    const cookie = tab.cookie();
+
+    // Knowing the sid is not enough: a hibernate from another browser (no cookie: a new one) is refused.
+    const stranger = await post(r, '/stasis/hibernate', { sid });
+    expect(stranger.status).toBe(403);
+    expect(stranger.json.outcome).toBe('wrong-binding');
+    expect((await health(r, sid)).session).toStrictEqual({ sid, state: 'live', gen: 1, channels: 1 });
+
+    const hib = await post(r, '/stasis/hibernate', { sid }, cookie);
+    expect(hib.status).toBe(200);
+    expect(hib.json).toMatchObject({ outcome: 'ok', sid, gen: 1 });
+    expect(typeof hib.json.blob).toBe('string');
+    expect((hib.json.blob as string).split('.')).toHaveLength(5);
+    expect(typeof hib.json.exp).toBe('number');
+    expect(hib.headers.get('cache-control')).toBe('no-store');
+    expect(hib.headers.get('set-cookie')).toBeNull(); // it already had one
     expect(await tab.closed).toStrictEqual({ code: CLOSE_CODES.hibernated, reason: 'stasis:hibernated' });
     expect((await health(r, sid)).session).toStrictEqual({ sid, state: 'hibernated', gen: 1 });
 
-    const cookie = cookieOf(hib);
     const blob = hib.json.blob as string;
     const noCookie = await post(r, '/stasis/resume', { sid, blob });
     expect(noCookie.status).toBe(403);
@@ -259,10 +273,10 @@ describe('the Stasis HTTP endpoints and live channel (demo app)', () => {
     const sid = newSid();
     const tab = live(r, `?sid=${sid}`);
     await tab.next(isView);
-    const hib = await post(r, '/stasis/hibernate', { sid });
+    const hib = await post(r, '/stasis/hibernate', { sid }, tab.cookie());
     const p = (hib.json.blob as string).split('.');
     p[3] = p[3]!.slice(0, 5) + (p[3]![5] === 'A' ? 'B' : 'A') + p[3]!.slice(6);
-    const a = await post(r, '/stasis/resume', { sid, blob: p.join('.') }, cookieOf(hib));
+    const a = await post(r, '/stasis/resume', { sid, blob: p.join('.') }, tab.cookie());
     expect(a.status).toBe(400);
     expect(a.json.outcome).toBe('tampered');
   });
@@ -441,7 +455,7 @@ describe('body and blob size limits (maxBlobBytes 1000)', () => {
     await tab.next(isView);
     for (const name of ['name', 'address', 'city', 'note']) tab.ws.send(JSON.stringify({ type: 'field', name, value: 'z'.repeat(400) }));
     await tab.next(viewWhere((v) => v.details.note.length === 400));
-    const a = await post(r, '/stasis/hibernate', { sid });
+    const a = await post(r, '/stasis/hibernate', { sid }, tab.cookie());
     expect(a.status).toBe(413);
     expect(a.json.outcome).toBe('too-large');
     expect(tab.ws.readyState).toBe(WebSocket.OPEN);
@@ -449,7 +463,7 @@ describe('body and blob size limits (maxBlobBytes 1000)', () => {
     // Shrink the state: now it hibernates.
     for (const name of ['name', 'address', 'city', 'note']) tab.ws.send(JSON.stringify({ type: 'field', name, value: '' }));
     await tab.next(viewWhere((v) => v.details.note === '' && v.details.city === ''), tab.messages.length);
-    const ok = await post(r, '/stasis/hibernate', { sid });
+    const ok = await post(r, '/stasis/hibernate', { sid }, tab.cookie());
     expect(ok.json.outcome).toBe('ok');
     expect((await tab.closed).code).toBe(CLOSE_CODES.hibernated);
   });
