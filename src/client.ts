@@ -187,8 +187,15 @@ export class StasisClient extends EventTarget {
    * before reconnecting. When a checkpoint is kept it goes to the server first, and whichever instance
    * answers restores the newest copy: the session itself if it is still live somewhere, else the copy the
    * server stored, else the checkpoint. Resolves with the status; `ready` fires when a resume happened.
+   * Pass the close event: a close that says the session belongs to another browser starts a new session.
    */
-  async recover(): Promise<StasisStatus> {
+  async recover(closed?: { code: number; reason: string }): Promise<StasisStatus> {
+    if (closed?.reason === 'stasis:wrong-binding' && this.#state === 'live') {
+      // The server holds this sid for another binding cookie (this browser's is gone): start over.
+      await this.#boot();
+      await this.#startOver('wrong-binding', 'The session belongs to a browser cookie this page no longer has.');
+      return this.status;
+    }
     if (this.#state !== 'live' || this.#intent !== 'here' || this.#resuming) return this.status;
     const api = await this.#boot();
     const kept = await api.peek(this.#sid).catch(() => undefined);
@@ -455,21 +462,21 @@ export class StasisClient extends EventTarget {
       this.#setState('live');
       this.#ready('live');
     } else {
-      // The blob is gone for good: start a new session under a new id, so no two tabs ever share one.
-      this.#paused = undefined;
-      this.#sid = this.#ids.renew();
-      this.#gen = undefined;
-      await this.#claim.claim(this.#sid);
-      this.#setState('live');
-      const graceful = result.outcome === 'schema-reset' || result.quiet === true;
-      this.#emit(graceful ? 'reset' : 'failed', result.outcome, {
-        phase: 'resume',
-        message: result.message,
-        ...(result.quiet ? { quiet: true as const } : {}),
-      });
-      this.#ready(graceful ? 'reset' : 'failed');
+      await this.#startOver(result.outcome, result.message, result.quiet);
     }
     this.#startReason = undefined;
+  }
+
+  /** The session is gone for good: start a new one under a new id, so no two tabs ever share one. */
+  async #startOver(outcome: Outcome, message: string | undefined, quiet?: true): Promise<void> {
+    this.#paused = undefined;
+    this.#sid = this.#ids.renew();
+    this.#gen = undefined;
+    await this.#claim.claim(this.#sid);
+    this.#setState('live');
+    const graceful = outcome === 'schema-reset' || quiet === true;
+    this.#emit(graceful ? 'reset' : 'failed', outcome, { phase: 'resume', message, ...(quiet ? { quiet } : {}) });
+    this.#ready(graceful ? 'reset' : 'failed');
   }
 
   #scheduleRetry(retryAfterSeconds = 0): void {

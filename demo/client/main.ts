@@ -54,7 +54,7 @@ function connect(): void {
     // first hands the newest checkpoint (if the server sends them) to whichever instance answers.
     if (document.visibilityState === 'visible' && Stasis.status.state === 'live') {
       reconnectTimer = setTimeout(
-        () => void Stasis.recover().then((status) => status.state === 'live' && connect()),
+        () => void Stasis.recover(event).then((status) => status.state === 'live' && connect()),
         500 + Math.random() * 1000,
       );
     }
