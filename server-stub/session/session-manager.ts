@@ -1,7 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   CLOSE_CODES,
-  PROTOCOL_VERSION,
   PUSH_MESSAGE,
   type PushedBlob,
   type HibernateOk,
@@ -9,14 +8,15 @@ import {
   type SessionReport,
 } from '../../src/protocol/index.js';
 import type { Codec } from '../codec/json-codec.js';
-import { open, seal, type SealedSession } from '../envelope/envelope.js';
+import type { SealedSession } from '../envelope/envelope.js';
 import type { KeyRing } from '../envelope/key-ring.js';
-import { StasisCodecError, StasisError } from '../errors.js';
+import { StasisError } from '../errors.js';
 import { LocalFleet, type Fleet, type HandoverReply, type HandoverRequest } from '../fleet/fleet.js';
 import type { Ledger, LedgerClaim } from '../ledger.js';
 import type { Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
 import type { StoreChain } from '../store/store-chain.js';
+import { bindingHash, SessionSealer } from './session-sealer.js';
 import { Session, type EndReason, type LiveChannel, type StasisApp } from './session.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
 
@@ -58,6 +58,7 @@ export class SessionManager {
   /** Connects and resumes of one sid run one at a time (each may ask the fleet and the stores first). */
   readonly #busy = new Map<string, Promise<unknown>>();
   readonly #fleet: Fleet;
+  readonly #sealer: SessionSealer;
   /** Live sids per browser binding, for the per-browser cap. */
   readonly #byBrowser = new Map<string, Set<string>>();
   readonly #now: () => number;
@@ -71,6 +72,7 @@ export class SessionManager {
     this.#now = options.now ?? Date.now;
     this.metrics = options.metrics ?? new Metrics();
     this.#fleet = options.fleet ?? new LocalFleet();
+    this.#sealer = new SessionSealer({ ...options, now: this.#now });
     this.#fleet.serve(
       (request) => this.#serveHandover(request),
       (sealed) => void this.#keepUndelivered(sealed),
@@ -106,7 +108,7 @@ export class SessionManager {
       const values = session.state.encodeAll();
       const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
       if (digest === session.checkpointDigest) return false;
-      const { ok } = await this.#sealBlob(session, session.browser ?? '', values);
+      const { ok } = await this.#sealer.seal(session, session.browser ?? '', values);
       if (this.#live.get(session.sid) !== session || session.sealing || session.signal.aborted) return false;
       const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
       session.send(message);
@@ -226,7 +228,7 @@ export class SessionManager {
     }
     if (!blob) return undefined;
     try {
-      const sealed = await this.#verify(sid, blob, binding);
+      const sealed = await this.#sealer.verify(sid, blob, binding);
       const session = await this.#restore(sealed, binding);
       this.metrics.recovered(from, 'ok');
       this.options.logger.info(`session ${short(sid)}: restored from the ${from === 'fleet' ? 'instance that held it' : 'server store'} at gen ${session.gen}`);
@@ -249,7 +251,7 @@ export class SessionManager {
     const kept = await stores.peek(sid);
     if (!kept || (than && (kept.gen < than.gen || (kept.gen === than.gen && kept.exp < than.exp)))) return undefined;
     try {
-      await this.#verify(sid, kept.blob, binding);
+      await this.#sealer.verify(sid, kept.blob, binding);
     } catch (error) {
       this.#debug(sid, `stores: the kept blob does not verify here (${(error as Error).message}); left in place`);
       if (refuseForeign && error instanceof StasisError && error.code === 'wrong-binding') throw error;
@@ -259,7 +261,7 @@ export class SessionManager {
     if (!taken || taken.blob === kept.blob) return taken?.blob;
     // Another copy arrived between the look and the take: it must pass the same check, or go back.
     try {
-      await this.#verify(sid, taken.blob, binding);
+      await this.#sealer.verify(sid, taken.blob, binding);
       return taken.blob;
     } catch {
       await stores.put(sid, taken).catch(() => undefined);
@@ -467,7 +469,7 @@ export class SessionManager {
     const { sid } = session;
     session.sealing = true;
     try {
-      const { ok } = await this.#sealBlob(session, bid);
+      const { ok } = await this.#sealer.seal(session, bid);
       // While this seal was running a resume may have replaced the session: hand nothing out then.
       if (this.#live.get(sid) !== session || session.signal.aborted) {
         throw new StasisError('no-session', 'The session was replaced while it was being hibernated.');
@@ -479,42 +481,6 @@ export class SessionManager {
       session.sealing = false;
       throw error;
     }
-  }
-
-  /** Encodes and encrypts a session into a blob without touching the live pool (seal, checkpoint, retire). */
-  async #sealBlob(session: Session, bid: string, values = session.state.encodeAll()): Promise<{ ok: HibernateOk; sealed: SealedSession }> {
-    const { sid } = session;
-    const iat = Math.floor(this.#now() / 1000);
-    const sealed: SealedSession = {
-      v: PROTOCOL_VERSION,
-      sid,
-      gen: session.gen,
-      jti: randomBytes(16).toString('base64url'),
-      iat,
-      exp: iat + this.options.ttlSeconds,
-      aud: this.options.audience,
-      bid,
-      schema: this.options.schema,
-      values,
-      inc: session.incarnation,
-    };
-    let blob: string;
-    try {
-      blob = await seal(sealed, this.options.ring);
-    } catch (error) {
-      if (error instanceof StasisCodecError) throw new StasisError('unserializable', error.message);
-      throw error;
-    }
-    if (blob.length > this.options.maxBlobBytes) {
-      throw new StasisError(
-        'too-large',
-        `The session's blob is ${blob.length} bytes, over the ${this.options.maxBlobBytes}-byte limit; it stays live. Persist less (inputs, not outputs).`,
-      );
-    }
-    if (blob.length > this.options.warnBlobBytes) {
-      this.options.logger.warn(`session ${short(sid)}: blob of ${blob.length} bytes is over the warning size ${this.options.warnBlobBytes}.`);
-    }
-    return { ok: { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob }, sealed };
   }
 
   /** Takes a session out of the live pool after its blob went somewhere (page, store, another instance). */
@@ -543,7 +509,7 @@ export class SessionManager {
     if (this.#draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down; try another instance.'));
     if (blob.length > this.options.maxBlobBytes) return Promise.reject(new StasisError('too-large', 'The blob is over the size limit.'));
     return this.#oneAtATime(sid, async () => {
-      const sealed = await this.#verify(sid, blob, binding);
+      const sealed = await this.#sealer.verify(sid, blob, binding);
       let local = this.#live.get(sid);
       if (local && !local.sealing && !(await this.#stillOurs(local))) {
         this.#drop(local, 'superseded', CLOSE_CODES.superseded);
@@ -556,7 +522,7 @@ export class SessionManager {
       let newest = sealed;
       if (!local) {
         const handed = await this.#takeOver(sid, sealed.bid, { gen: sealed.gen, inc: sealed.inc });
-        if (handed) newest = await this.#verify(sid, handed, binding);
+        if (handed) newest = await this.#sealer.verify(sid, handed, binding);
       }
       if (newest === sealed) {
         const kept = await this.#takeStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
@@ -564,7 +530,7 @@ export class SessionManager {
           return undefined;
         });
         if (kept) {
-          newest = await this.#verify(sid, kept, binding);
+          newest = await this.#sealer.verify(sid, kept, binding);
           this.metrics.recovered('store', 'ok');
         }
       }
@@ -575,27 +541,6 @@ export class SessionManager {
       this.#debug(sid, `resume: ${newest === sealed ? "the page's blob" : 'a newer copy'} gen ${newest.gen} → live at gen ${session.gen}`);
       return { outcome: 'ok', sid, gen: session.gen };
     });
-  }
-
-  /** Opens a blob and checks its claims against this request; throws StasisError. Decodes nothing. */
-  async #verify(sid: string, blob: string, binding: string | undefined): Promise<SealedSession> {
-    if (blob.length > this.options.maxBlobBytes) throw new StasisError('too-large', 'The blob is over the size limit.');
-    const sealed = await open(blob, this.options.ring);
-    if (sealed.aud !== this.options.audience) {
-      throw new StasisError('wrong-binding', `The blob belongs to app "${sealed.aud}", not "${this.options.audience}".`);
-    }
-    if (sealed.sid !== sid) throw new StasisError('wrong-binding', 'The blob belongs to another session.');
-    if (!binding || !sameSecret(bindingHash(binding), sealed.bid)) {
-      throw new StasisError('wrong-binding', 'The blob was issued to another browser.');
-    }
-    if (sealed.exp * 1000 <= this.#now()) throw new StasisError('expired', 'The blob has expired.');
-    if (sealed.schema !== this.options.schema) {
-      throw new StasisError(
-        'schema-reset',
-        `The blob has schema "${sealed.schema}"; this server runs "${this.options.schema}". Starting fresh.`,
-      );
-    }
-    return sealed;
   }
 
   /** Restores a verified blob: decode, per-browser cap, ledger (once, newest generation), app, live pool. */
@@ -761,7 +706,7 @@ export class SessionManager {
     }
     session.sealing = true; // a reconnect meanwhile waits for the store (close 4003) instead of racing it
     try {
-      const { ok } = await this.#sealBlob(session, session.browser);
+      const { ok } = await this.#sealer.seal(session, session.browser);
       const kept = await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
       if (this.#live.get(sid) !== session || session.signal.aborted) return false;
       this.#release(session, 'retained', 1001, ok);
@@ -807,16 +752,7 @@ export class SessionManager {
   }
 }
 
-export function bindingHash(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 function short(sid: string): string {
   return sid.slice(0, 6);
 }
+

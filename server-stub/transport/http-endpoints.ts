@@ -14,7 +14,8 @@ import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BailoutGuard } from '../bailout-guard.js';
 import { FailureRateLimiter } from '../rate-limiter.js';
-import { bindingHash, type SessionManager } from '../session/session-manager.js';
+import type { SessionManager } from '../session/session-manager.js';
+import { bindingHash } from '../session/session-sealer.js';
 import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
 

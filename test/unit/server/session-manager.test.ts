@@ -7,7 +7,8 @@ import { MemoryLedger, type Ledger } from '../../../server-stub/ledger.js';
 import type { Logger } from '../../../server-stub/logger.js';
 import type { SessionContext, StasisApp } from '../../../server-stub/session/session.js';
 import type { Persisted } from '../../../server-stub/session/state-registry.js';
-import { bindingHash, SessionManager, type SessionManagerOptions } from '../../../server-stub/session/session-manager.js';
+import { SessionManager, type SessionManagerOptions } from '../../../server-stub/session/session-manager.js';
+import { bindingHash } from '../../../server-stub/session/session-sealer.js';
 import { CLOSE_CODES, PROTOCOL_VERSION } from '../../../src/protocol/index.js';
 import { expectCode, FakeChannel, newBinding, newSid } from './helpers.js';
 
