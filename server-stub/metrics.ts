@@ -79,7 +79,8 @@ export class Metrics {
     if (active) this.#storms++;
   }
 
-  render(gauges: { live: number; hibernated: number; draining: boolean }): string {
+  /** `evictions`: entries each bounded store pushed out so far (from the stores themselves). */
+  render(gauges: { live: number; hibernated: number; draining: boolean; evictions?: Record<string, number> }): string {
     const lines = [
       '# HELP stasis_live_sessions Sessions held in memory.',
       '# TYPE stasis_live_sessions gauge',
@@ -125,6 +126,9 @@ export class Metrics {
       '# HELP stasis_store_breaker_opened_total Times each store breaker opened.',
       '# TYPE stasis_store_breaker_opened_total counter',
       ...labelled(this.#breakerOpened, 'stasis_store_breaker_opened_total', ['store']),
+      '# HELP stasis_store_evictions_total Entries a bounded store (memory) pushed out to stay within its limits.',
+      '# TYPE stasis_store_evictions_total counter',
+      ...Object.entries(gauges.evictions ?? {}).map(([store, n]) => `stasis_store_evictions_total{store="${store}"} ${n}`),
       '# HELP stasis_bailout_storm 1 while failed resumes start fresh quietly (bail-out storm guard).',
       '# TYPE stasis_bailout_storm gauge',
       `stasis_bailout_storm ${this.#storm ? 1 : 0}`,

@@ -602,6 +602,11 @@ export class SessionManager {
     return { sid, state: 'unknown' };
   }
 
+  /** Evictions of the bounded stores, for the metrics. */
+  get storeEvictions(): Record<string, number> {
+    return this.options.stores?.evictions() ?? {};
+  }
+
   get liveCount(): number {
     return this.#live.size;
   }

@@ -19,6 +19,8 @@ export interface SessionStore {
   readonly name: string;
   /** True when the store lives in this process's memory and dies with it (a drain skips such stores). */
   readonly local?: boolean;
+  /** Entries pushed out by the store's own bounds so far, if it has any (exported as a metric). */
+  readonly evicted?: number;
   /** Keeps the blob for `sid` until its `exp`, replacing whatever was kept for `sid`. */
   put(sid: string, entry: StoredBlob): Promise<void>;
   /** Removes and returns the blob for `sid`; atomic, so two concurrent callers never both get it. */

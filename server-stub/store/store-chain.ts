@@ -52,6 +52,11 @@ export class StoreChain {
     return Object.fromEntries(this.#links.map(({ store, breaker }) => [store.name, breaker.state]));
   }
 
+  /** Evictions by store, for the stores that bound themselves. */
+  evictions(): Record<string, number> {
+    return Object.fromEntries(this.#links.flatMap(({ store }) => (store.evicted === undefined ? [] : [[store.name, store.evicted]])));
+  }
+
   /** True when some store outlives this process (not only memory). */
   get outlivesProcess(): boolean {
     return this.#links.some(({ store }) => !store.local);

@@ -55,7 +55,12 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           send(res, 401, failure('malformed', 'The metrics need `Authorization: Bearer <STASIS_METRICS_TOKEN>`.'));
           return true;
         }
-        const text = manager.metrics.render({ live: manager.liveCount, hibernated: manager.hibernatedCount, draining: manager.draining });
+        const text = manager.metrics.render({
+          live: manager.liveCount,
+          hibernated: manager.hibernatedCount,
+          draining: manager.draining,
+          evictions: manager.storeEvictions,
+        });
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(text);
       } else if (route === ROUTES.hibernate || route === ROUTES.resume) {

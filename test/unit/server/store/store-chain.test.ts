@@ -339,3 +339,16 @@ describe('StoreChain', () => {
     });
   });
 });
+
+describe('StoreChain evictions', () => {
+  it('reports what the bounded memory store pushed out, and the metrics export it by store', async () => {
+    const memory = new MemoryStore({ maxEntries: 2 });
+    const chain = new StoreChain([memory, new SwitchableStore('redis')], {});
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    for (const sid of ['a', 'b', 'c', 'd']) await chain.put(sid, { blob: `blob-${sid}`, gen: 1, exp });
+    expect(chain.evictions()).toEqual({ memory: 2 });
+    const text = new Metrics().render({ live: 0, hibernated: 0, draining: false, evictions: chain.evictions() });
+    expect(text).toContain('stasis_store_evictions_total{store="memory"} 2');
+    expect(text).not.toContain('stasis_store_evictions_total{store="redis"}');
+  });
+});
