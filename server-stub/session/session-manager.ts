@@ -227,8 +227,9 @@ export class SessionManager {
       return undefined;
     }
     if (!blob) return undefined;
+    let sealed: SealedSession | undefined;
     try {
-      const sealed = await this.#sealer.verify(sid, blob, binding);
+      sealed = await this.#sealer.verify(sid, blob, binding);
       const session = await this.#restore(sealed, binding);
       this.metrics.recovered(from, 'ok');
       this.options.logger.info(`session ${short(sid)}: restored from the ${from === 'fleet' ? 'instance that held it' : 'server store'} at gen ${session.gen}`);
@@ -236,6 +237,12 @@ export class SessionManager {
     } catch (error) {
       this.metrics.recovered(from, error instanceof StasisError ? error.code : 'unavailable');
       this.options.logger.warn(`connect: session ${short(sid)} from the ${from} did not restore: ${(error as Error).message}`);
+      // Not restored for a reason of ours (draining, a store or ledger outage): the blob left its last home
+      // for this connect, so it goes back to the stores rather than be lost.
+      if (sealed && error instanceof StasisError && error.code === 'unavailable') {
+        await this.#keepUndelivered({ outcome: 'ok', sid, gen: sealed.gen, exp: sealed.exp, blob });
+      }
+      if (this.#draining) throw error; // no fresh session on a draining instance
       return undefined;
     }
   }
@@ -520,9 +527,13 @@ export class SessionManager {
         return { outcome: 'ok', sid, gen: local.gen }; // a checkpoint of the session live here: nothing to do
       }
       let newest = sealed;
+      let newestBlob = blob;
       if (!local) {
         const handed = await this.#takeOver(sid, sealed.bid, { gen: sealed.gen, inc: sealed.inc });
-        if (handed) newest = await this.#sealer.verify(sid, handed, binding);
+        if (handed) {
+          newest = await this.#sealer.verify(sid, handed, binding);
+          newestBlob = handed;
+        }
       }
       if (newest === sealed) {
         const kept = await this.#takeStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
@@ -531,11 +542,16 @@ export class SessionManager {
         });
         if (kept) {
           newest = await this.#sealer.verify(sid, kept, binding);
+          newestBlob = kept;
           this.metrics.recovered('store', 'ok');
         }
       }
-      const session = await this.#restore(newest, binding!).catch((error: unknown) => {
+      const session = await this.#restore(newest, binding!).catch(async (error: unknown) => {
         this.#debug(sid, `resume: blob gen ${newest.gen} refused: ${(error as Error).message}`);
+        // A copy fetched from another instance or the stores has no other home now: keep it.
+        if (newestBlob !== blob && error instanceof StasisError && error.code === 'unavailable') {
+          await this.#keepUndelivered({ outcome: 'ok', sid, gen: newest.gen, exp: newest.exp, blob: newestBlob });
+        }
         throw error;
       });
       this.#debug(sid, `resume: ${newest === sealed ? "the page's blob" : 'a newer copy'} gen ${newest.gen} → live at gen ${session.gen}`);
@@ -562,6 +578,12 @@ export class SessionManager {
     if (verdict === 'replayed') throw new StasisError('replayed', 'This blob was already resumed once.');
     if (verdict === 'stale') {
       throw new StasisError('stale', `A newer generation of this session was already resumed; this blob (gen ${sealed.gen}) is older.`);
+    }
+    if (this.#draining) {
+      // The drain began while this restore was on its way: a session added now would miss the drain's
+      // snapshot and die with the process. Give the blob back instead; the caller keeps or returns it.
+      await this.options.ledger.release(claim).catch(() => undefined);
+      throw new StasisError('unavailable', 'This server started shutting down; try another instance.');
     }
     let session: Session;
     try {

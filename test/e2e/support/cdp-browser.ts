@@ -101,6 +101,14 @@ export class CdpBrowser {
 
   /** Sets offline emulation on every page and service worker target (page and worker fetches both fail). */
   async setOffline(offline: boolean): Promise<void> {
+    const conditions = { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
+    if (!offline) {
+      // Every target we ever took offline goes back online, including a worker that is missing from the
+      // target list right now (starting or stopping): left offline, its fetches would keep failing.
+      for (const sessionId of this.#networkSessions.values()) {
+        await this.send('Network.emulateNetworkConditions', conditions, sessionId).catch(() => undefined);
+      }
+    }
     const { targetInfos } = await this.send<{ targetInfos: Array<{ targetId: string; type: string }> }>('Target.getTargets');
     for (const target of targetInfos.filter((t) => t.type === 'page' || t.type === 'service_worker')) {
       // Emulation belongs to the CDP session that set it: reuse one session per target.
@@ -110,11 +118,13 @@ export class CdpBrowser {
         this.#networkSessions.set(target.targetId, sessionId);
         await this.send('Network.enable', {}, sessionId);
       }
-      await this.send(
-        'Network.emulateNetworkConditions',
-        { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 },
-        sessionId,
-      );
+      await this.send('Network.emulateNetworkConditions', conditions, sessionId).catch(async () => {
+        // A session that detached (its worker restarted under the same id): attach afresh and try once more.
+        ({ sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true }));
+        this.#networkSessions.set(target.targetId, sessionId!);
+        await this.send('Network.enable', {}, sessionId);
+        await this.send('Network.emulateNetworkConditions', conditions, sessionId);
+      });
     }
   }
 
