@@ -75,6 +75,7 @@ test('c2. a page closed right after it hides still gets its blob stored by the s
   const [{ targetId }] = await Promise.all([opening, closing]);
   const { sessionId } = await cdp.send<{ sessionId: string }>('Target.attachToTarget', { targetId, flatten: true });
   const other = new Tab(cdp, targetId, sessionId);
-  await expect.poll(async () => (await readVault(other, sid))?.gen, { timeout: 10_000 }).toBe(1);
+  // Until the new tab has committed its navigation its document has no origin (IndexedDB is denied): retry.
+  await expect.poll(async () => (await readVault(other, sid).catch(() => null))?.gen, { timeout: 10_000 }).toBe(1);
   expect((await server.health(sid)).session?.state).toBe('hibernated');
 });
