@@ -4,10 +4,9 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './redis-server.js';
+import { awaitReady, freePort } from './service-process.js';
 
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
-const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 3_000;
 
 /** Whether the nginx binary is there (scripts/ensure-services.sh installs it). */
@@ -111,8 +110,6 @@ function canConnect(port: number, timeoutMs = 500): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** A real Debian nginx (foreground child process) load-balancing 127.0.0.1 backends, in a temp dir. */
 export class Nginx {
   #child: ChildProcess | undefined;
@@ -195,21 +192,8 @@ export class Nginx {
     this.#child = child;
     live.add(child);
     child.once('exit', () => live.delete(child));
-    const closed = once(child, 'close').catch(() => undefined); // stdio drained
-    let exited: string | undefined;
-    child.stdout!.on('data', (chunk: Buffer) => (this.#output += chunk));
-    child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk));
-    child.once('error', (error) => (exited = `failed to spawn ${NGINX}: ${error.message}`));
-    child.once('exit', (code, signal) => (exited ??= `exited with ${signal ?? code}`));
-
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited) break;
-      if (await canConnect(this.port)) return;
-      await sleep(50);
-    }
-    if (exited) await Promise.race([closed, sleep(500)]);
-    const reason = exited ?? `did not accept connections on port ${this.port} within ${START_TIMEOUT_MS} ms`;
+    const reason = await awaitReady(child, NGINX, (text) => (this.#output += text), () => canConnect(this.port), `did not accept connections on port ${this.port}`);
+    if (!reason) return;
     const output = this.output;
     await this.stop();
     throw new Error(`nginx ${reason}:\n${output}`);

@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { awaitReady, freePort } from './service-process.js';
+
+export { freePort };
 
 const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server';
-const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 3_000;
 
 /** Whether the redis-server binary is there (scripts/ensure-services.sh installs it). */
@@ -17,19 +19,6 @@ export function redisAvailable(): boolean {
   } catch {
     return false;
   }
-}
-
-/** A free TCP port on 127.0.0.1 (bind to port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  if (!port) throw new Error('could not allocate a free port');
-  return port;
 }
 
 /** Sends PING over a raw socket; resolves true on `+PONG`, false on any error or timeout. */
@@ -58,8 +47,6 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A real Debian redis-server child process on 127.0.0.1, a free port, and a temp dir (no persistence). */
 export class RedisServer {
@@ -146,21 +133,8 @@ export class RedisServer {
     this.#child = child;
     live.add(child);
     child.once('exit', () => live.delete(child));
-    const closed = once(child, 'close').catch(() => undefined); // stdio drained
-    let exited: string | undefined;
-    child.stdout!.on('data', (chunk: Buffer) => (this.#output += chunk));
-    child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk));
-    child.once('error', (error) => (exited = `failed to spawn ${REDIS_SERVER}: ${error.message}`));
-    child.once('exit', (code, signal) => (exited ??= `exited with ${signal ?? code}`));
-
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exited) break;
-      if (await ping(this.port)) return;
-      await sleep(50);
-    }
-    if (exited) await Promise.race([closed, sleep(500)]);
-    const reason = exited ?? `did not answer PING on port ${this.port} within ${START_TIMEOUT_MS} ms`;
+    const reason = await awaitReady(child, REDIS_SERVER, (text) => (this.#output += text), () => ping(this.port), `did not answer PING on port ${this.port}`);
+    if (!reason) return;
     await this.#terminate('SIGKILL');
     this.#removeDir();
     throw new Error(`redis-server ${reason}:\n${this.#output}`);

@@ -2,11 +2,10 @@
  * Checkpoints: blobs pushed to the page of a session that stays live, so a page whose instance died can
  * hand the newest one to another instance. The live session always wins over its own checkpoints.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PushedBlob } from '../../../src/protocol/index.js';
 import {
   LiveClient,
-  RedisServer,
   health,
   isCheckpoint,
   metrics,
@@ -16,25 +15,11 @@ import {
   resume,
   sample,
   sleep,
-  startTwoInstances,
+  fleetPerTest,
   type TwoInstances,
 } from './two-instances.js';
 
-let redis: RedisServer;
-let fleet: TwoInstances | undefined;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = fleetPerTest();
 
 /** A session live on A with n = 1 and two checkpoints: cp1 (n = 1) and cp2 (n = 2); then n = 3 live. */
 async function withCheckpoints(f: TwoInstances) {
@@ -68,7 +53,7 @@ async function withCheckpoints(f: TwoInstances) {
 
 describe('checkpoints across two instances', () => {
   it('pushes a checkpoint only after a change; the live session wins over its checkpoints on either instance', async () => {
-    const f = (fleet = await startTwoInstances({ redis }));
+    const f = await harness.start();
     const { sid, cookie, client, cp1, cp2 } = await withCheckpoints(f);
 
     // Resumed on the instance holding the session live: ok, the SAME gen, nothing replaced.
@@ -103,7 +88,7 @@ describe('checkpoints across two instances', () => {
   });
 
   it('an older checkpoint resumed on the instance NOT holding the newer generation answers stale', async () => {
-    const f = (fleet = await startTwoInstances({ redis }));
+    const f = await harness.start();
     const { sid, cookie, cp1, cp2 } = await withCheckpoints(f);
     expect((await resume(f.b.url, sid, cp2.blob, cookie)).body).toMatchObject({ outcome: 'ok', gen: 2 });
 
@@ -113,7 +98,7 @@ describe('checkpoints across two instances', () => {
   });
 
 it('an older checkpoint resumed on A leaves the newer generation live on B (the owner yields only to a newer blob)', async () => {
-    const f = (fleet = await startTwoInstances({ redis }));
+    const f = await harness.start();
     const { sid, cookie, cp1, cp2 } = await withCheckpoints(f);
     expect((await resume(f.b.url, sid, cp2.blob, cookie)).body).toMatchObject({ outcome: 'ok', gen: 2 });
     const { client: onB, state } = await LiveClient.connect(f.b.url, sid, cookie);
@@ -125,7 +110,7 @@ it('an older checkpoint resumed on A leaves the newer generation live on B (the 
   });
 
   it('with checkpointSeconds 1 the timer pushes a checkpoint after a change, and not again without one', async () => {
-    const f = (fleet = await startTwoInstances({ redis, checkpointSeconds: 1 }));
+    const f = await harness.start({ checkpointSeconds: 1 });
     const sid = newSid();
     const cookie = newCookie();
     const { client } = await LiveClient.connect(f.a.url, sid, cookie);

@@ -1,40 +1,24 @@
 /**
  * One blob, two instances, the same moment: the shared Redis ledger lets exactly one resume win.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LiveClient,
-  RedisServer,
   health,
   hibernateOk,
   newCookie,
   newSid,
   openBlob,
   resume,
-  startTwoInstances,
+  fleetPerTest,
   type Instance,
-  type TwoInstances,
 } from './two-instances.js';
 
-let redis: RedisServer;
-let fleet: TwoInstances | undefined;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = fleetPerTest();
 
 describe('exactly once across two instances', () => {
   it('100 concurrent double resumes of the same blob: one ok, one replayed each time; gen +1 per round', async () => {
-    fleet = await startTwoInstances({ redis });
+    const fleet = await harness.start();
     const { a, b, ring } = fleet;
     const sid = newSid();
     const cookie = newCookie();
@@ -87,7 +71,7 @@ describe('exactly once across two instances', () => {
   });
 
   it('a blob resumed on A, replayed later on A and on B: both answer replayed (409)', async () => {
-    fleet = await startTwoInstances({ redis });
+    const fleet = await harness.start();
     const { a, b } = fleet;
     const sid = newSid();
     const cookie = newCookie();
@@ -109,7 +93,7 @@ describe('exactly once across two instances', () => {
   });
 
 it('a replay of a consumed blob on B does not touch the session it restored, live on A (the owner yields only to a newer blob)', async () => {
-    fleet = await startTwoInstances({ redis });
+    const fleet = await harness.start();
     const { a, b } = fleet;
     const sid = newSid();
     const cookie = newCookie();

@@ -1,10 +1,9 @@
 /**
  * Handovers over Redis pub/sub: a page's request lands on the instance that does not hold its live session.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LiveClient,
-  RedisServer,
   health,
   hibernate,
   metrics,
@@ -14,31 +13,17 @@ import {
   openBlob,
   resume,
   sample,
-  startTwoInstances,
+  fleetPerTest,
   until,
   within,
   type FleetOptions,
   type TwoInstances,
 } from './two-instances.js';
 
-let redis: RedisServer;
-let fleet: TwoInstances | undefined;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = fleetPerTest();
 
 async function start(options: Omit<FleetOptions, 'redis'> = {}): Promise<TwoInstances> {
-  fleet = await startTwoInstances({ redis, ...options });
+  const fleet = await harness.start({ ...options });
   return fleet;
 }
 

@@ -2,10 +2,9 @@
  * A session whose channel dropped stays live for the retention window, then goes to the server stores, where
  * any instance of the fleet finds it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LiveClient,
-  RedisServer,
   health,
   isFresh,
   metrics,
@@ -13,30 +12,15 @@ import {
   newSid,
   openBlob,
   sample,
-  startTwoInstances,
+  fleetPerTest,
   until,
-  type TwoInstances,
 } from './two-instances.js';
 
-let redis: RedisServer;
-let fleet: TwoInstances | undefined;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = fleetPerTest();
 
 describe('retention and the server stores', () => {
   it('after the retention window the session is in Redis; a connect on B (same cookie) restores it and takes the key', async () => {
-    fleet = await startTwoInstances({ redis, retentionSeconds: 1 });
+    const fleet = await harness.start({ retentionSeconds: 1 });
     const { a, b, ring, prefix } = fleet;
     const sid = newSid();
     const cookie = newCookie();
@@ -75,7 +59,7 @@ describe('retention and the server stores', () => {
   });
 
   it('a connect with another cookie is refused and leaves the stored session for the real browser', async () => {
-    fleet = await startTwoInstances({ redis, retentionSeconds: 1 });
+    const fleet = await harness.start({ retentionSeconds: 1 });
     const { a, b, prefix } = fleet;
     const sid = newSid();
     const cookie = newCookie();
@@ -94,7 +78,7 @@ describe('retention and the server stores', () => {
   });
 
   it('with stores: [] the session is dropped after the retention window; a later connect starts fresh', async () => {
-    fleet = await startTwoInstances({ redis, retentionSeconds: 1, stores: [] });
+    const fleet = await harness.start({ retentionSeconds: 1, stores: [] });
     const { a, b, prefix } = fleet;
     const sid = newSid();
     const cookie = newCookie();

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
 import { open, type SealedSession } from '../../../server-stub/envelope/envelope.js';
@@ -117,6 +118,31 @@ export type FleetOptions = Omit<StasisServerOptions, 'app' | 'keys' | 'redisUrl'
  * Starts two createStasisServer instances on one Redis: same key ring, same redisUrl and prefix, each in its
  * own HTTP server on 127.0.0.1:0 (`stasis.handle` + `stasis.attach`).
  */
+/**
+ * The hooks every fleet test file shares: one redis-server for the file, and whatever fleet a test started
+ * closed after that test. `start` starts two instances on that Redis.
+ */
+export function fleetPerTest(): { start(options?: Omit<FleetOptions, 'redis'>): Promise<TwoInstances> } {
+  let redis: RedisServer | undefined;
+  let current: TwoInstances | undefined;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return {
+    async start(options = {}) {
+      current = await startTwoInstances({ ...options, ...(redis ? { redis } : {}) });
+      return current;
+    },
+  };
+}
+
 export async function startTwoInstances(options: FleetOptions = {}): Promise<TwoInstances> {
   const { redis: given, app = counterApp, redisPrefix = freshPrefix('t'), ...rest } = options;
   const redis = given ?? (await RedisServer.start());
