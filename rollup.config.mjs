@@ -53,6 +53,10 @@ export default [
     input: {
       'server/index': 'server-stub/index.ts',
       'server/cli': 'server-stub/cli.ts',
+      // Adapters, each its own entry: the core never imports ws, Socket.IO or Fastify.
+      'server/ws': 'server-stub/adapters/ws.ts',
+      'server/socket-io': 'server-stub/adapters/socket-io.ts',
+      'server/fastify': 'server-stub/adapters/fastify.ts',
       'demo/app': 'demo/app.ts',
       // `npm run bench` (bench/run.ts); memory and drain-storm re-run themselves as child processes.
       'bench/run': 'bench/run.ts',
@@ -66,7 +70,7 @@ export default [
       sourcemap: true,
       chunkFileNames: 'server/chunks/[name]-[hash].js',
     },
-    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), "ws", "ioredis"],
+    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'ws', 'ioredis', 'socket.io', 'fastify'],
     plugins: [esbuild({ target: 'node20' })],
   },
 ];

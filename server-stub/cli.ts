@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createStasisServer, generateKeySpec, StasisConfigError, type StasisApp } from './index.js';
+import { createStasisServer, drainOnSignals, generateKeySpec, StasisConfigError, type StasisApp, type StasisServer } from './index.js';
 import { createStaticHandler, type StaticRoot } from './transport/static-files.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/server
@@ -31,11 +31,12 @@ async function main(): Promise<void> {
   }
   // Signals are taken over before anything starts: a SIGTERM that comes early (a quick redeploy) or twice
   // (an impatient orchestrator) must never kill the process with the default action in the middle of a drain.
-  let shutdown: ((signal: 'SIGTERM' | 'SIGINT') => void) | undefined;
-  let early: 'SIGTERM' | 'SIGINT' | undefined;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => (shutdown ? shutdown(signal) : (early ??= signal)));
-  }
+  let started!: (stasis: StasisServer) => void;
+  let failed!: (error: unknown) => void;
+  const stasisStarted = new Promise<StasisServer>((resolve, reject) => ((started = resolve), (failed = reject)));
+  stasisStarted.catch(() => undefined);
+  const servers: Array<ReturnType<typeof createServer>> = [];
+  drainOnSignals(stasisStarted, { servers });
   const port = Number(values.port ?? process.env.PORT ?? 8080);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   let keys = process.env.STASIS_KEYS;
@@ -54,7 +55,10 @@ async function main(): Promise<void> {
         { dir: resolve(packageRoot, 'dist'), recursive: false },
       ];
   const serveStatic = createStaticHandler(roots);
-  const stasis = await createStasisServer({ app, keys });
+  const stasis = await createStasisServer({ app, keys }).catch((error: unknown) => {
+    failed(error);
+    throw error;
+  });
   const server = createServer((req, res) => {
     void (async () => {
       if (await stasis.handle(req, res)) return;
@@ -74,27 +78,8 @@ async function main(): Promise<void> {
   const actualPort = typeof address === 'object' && address ? address.port : port;
   console.log(`[stasis] listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`);
 
-  const stop = () => {
-    void stasis.close();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  let stopping = false;
-  shutdown = (signal) => {
-    if (stopping) return;
-    stopping = true;
-    if (signal === 'SIGINT') return stop();
-    // SIGTERM (a deploy, Kubernetes): hand every live session to its page first, then stop.
-    const started = Date.now();
-    void stasis.drain().then(({ sessions, pushed, failed, flushed }) => {
-      console.log(
-        `[stasis] drained ${pushed}/${sessions} sessions in ${Date.now() - started} ms` +
-          `${failed ? `, ${failed} failed` : ''}${flushed ? '' : ' (timed out waiting for flushes)'}`,
-      );
-      stop();
-    });
-  };
-  if (early) shutdown(early);
+  servers.push(server);
+  started(stasis);
 }
 
 main().catch((error: unknown) => {

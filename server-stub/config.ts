@@ -5,7 +5,7 @@ import { StasisConfigError } from './errors.js';
 import type { KeyRing } from './envelope/key-ring.js';
 import type { Ledger } from './ledger.js';
 import type { Logger } from './logger.js';
-import type { StasisApp } from './session/session.js';
+import type { AppHandlers, StasisApp } from './session/session.js';
 import type { SessionStore } from './store/session-store.js';
 import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
 
@@ -13,9 +13,13 @@ import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
  * Server options. Every setting also reads a `STASIS_*` environment variable; an explicit option wins.
  * docs/protocol.md and the README list the same defaults.
  */
-export interface StasisServerOptions {
-  /** The app: called once per session, new or restored. */
-  app: StasisApp;
+export interface StasisServerOptions<A extends AppHandlers | void = AppHandlers | void> {
+  /**
+   * The app: called once per session, new or restored, before anything is rendered. Declare persisted values
+   * here; whatever it returns is the session's `app` on a bring-your-own connection (`connectChannel`, the ws
+   * and Socket.IO adapters). Default: a session with no persisted values.
+   */
+  app?: StasisApp<A>;
   /** Key ring: `kid:secret,...` (first seals) or a parsed ring. Env STASIS_KEYS. Required. */
   keys?: string | KeyRing;
   /** App id sealed into every blob and checked on resume. Env STASIS_AUDIENCE. Default "stasis-app". */
@@ -53,6 +57,16 @@ export interface StasisServerOptions {
   maxSessionsPerBrowser?: number;
   /** How long a drain waits for pushed blobs to flush. Env STASIS_DRAIN_TIMEOUT_MS. Default 10000. */
   drainTimeoutMs?: number;
+  /**
+   * A hibernate or resume body still incomplete after this long is refused (HTTP 408, outcome `unavailable`,
+   * the connection closed). Env STASIS_BODY_TIMEOUT_MS. Default 15000.
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Where the page bundles (stasis.js, stasis-sw.js, …) are served from, below `basePath`. Default: the
+   * package's own dist folder. `false`: not served (you serve them yourself).
+   */
+  assets?: string | false;
   /** Hibernate sessions with no app event for this long (blob pushed to the page). Env STASIS_IDLE_SECONDS. Default 0: off. */
   idleSeconds?: number;
   /**
@@ -117,6 +131,7 @@ export interface ResolvedConfig {
   warnBlobBytes: number;
   /** Request bodies are cut off past this, before parsing. */
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
   retentionMs: number;
   basePath: string;
   cookieName: string;
@@ -150,6 +165,7 @@ export const DEFAULTS = {
   resumeFailuresPerMinute: 20,
   maxSessionsPerBrowser: 32,
   drainTimeoutMs: 10_000,
+  bodyTimeoutMs: 15_000,
   redisPrefix: 'stasis:',
   memoryStoreMaxEntries: 10_000,
   memoryStoreMaxBytes: 64 * 1024 * 1024,
@@ -172,6 +188,7 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
     warnBlobBytes: options.warnBlobBytes ?? int(env, 'STASIS_WARN_BLOB_BYTES', DEFAULTS.warnBlobBytes),
     // A resume body is the blob plus a sid and JSON punctuation.
     maxBodyBytes: maxBlobBytes + 1024,
+    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs) ?? int(env, 'STASIS_BODY_TIMEOUT_MS', DEFAULTS.bodyTimeoutMs),
     retentionMs: 1000 * (options.retentionSeconds ?? int(env, 'STASIS_RETENTION_SECONDS', DEFAULTS.retentionSeconds)),
     basePath: (options.basePath ?? env.STASIS_BASE_PATH ?? DEFAULTS.basePath).replace(/\/+$/, ''),
     cookieName: options.cookieName ?? env.STASIS_COOKIE ?? DEFAULTS.cookieName,
@@ -215,6 +232,13 @@ export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessE
   if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
   if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);
   return config;
+}
+
+/** An option given in code is checked like its environment variable. */
+function positive(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new StasisConfigError(`${name} must be a positive integer, got ${String(value)}.`);
+  return value;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

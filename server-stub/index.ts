@@ -1,4 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { connectChannel, type ConnectChannelOptions, type StasisConnection } from './channel/connection.js';
 import { jsonCodec, type Codec } from './codec/json-codec.js';
 import { resolveConfig, type ResolvedConfig, type StasisServerOptions } from './config.js';
 import { parseKeyRing, type KeyRing } from './envelope/key-ring.js';
@@ -13,11 +15,19 @@ import { MemoryStore } from './store/memory-store.js';
 import { StoreChain } from './store/store-chain.js';
 import { SessionManager } from './session/session-manager.js';
 import { createHttpHandler } from './transport/http-endpoints.js';
-import { createLiveSocket } from './transport/live-socket.js';
+import { createLiveSocket, type WebSocketServerClass } from './transport/live-socket.js';
+import { defaultAssetsDir } from './transport/page-assets.js';
+import type { ParsedBody } from './transport/request-body.js';
+import { routeUpgrades } from './transport/upgrade-router.js';
+import type { AppHandlers } from './session/session.js';
 
 export type { StasisServerOptions } from './config.js';
 export { DEFAULTS } from './config.js';
 export type { AppHandlers, SessionContext, StasisApp } from './session/session.js';
+export { closeFor, type ChannelSocket, type ConnectChannelOptions, type StasisConnection } from './channel/connection.js';
+export { drainOnSignals, SHUTDOWN_GRACE_MS, type DrainOnSignalsOptions, type ClosableServer } from './shutdown.js';
+export type { ParsedBody } from './transport/request-body.js';
+export { CLOSE_CODES, PUSH_MESSAGE, OUTCOMES, HTTP_STATUS, type Outcome, type FailureCode, type FailoverAnswer, type FailoverKind } from '../src/protocol/index.js';
 export type { Persisted, PersistOptions } from './session/state-registry.js';
 export { createJsonCodec, jsonCodec, type Codec, type ClassCodec } from './codec/json-codec.js';
 export { parseKeyRing, generateKeySpec, type KeyRing } from './envelope/key-ring.js';
@@ -31,19 +41,41 @@ export { RedisLedger } from './redis/redis-ledger.js';
 export { StasisError, StasisCodecError, StasisConfigError } from './errors.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 
-export interface StasisServer {
+export interface StasisServer<A = AppHandlers | void> {
   readonly config: ResolvedConfig;
   readonly sessions: SessionManager;
-  /** Handles a Stasis HTTP request; resolves false when the path is not Stasis's, so the app can. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  /** Connect-style middleware: `app.use(stasis.middleware)`. */
+  /**
+   * node:http: handles a request under the base path (the endpoints and the page bundles) and resolves true;
+   * resolves false for any other path, so the app can. `parsed.body`: what a body parser already read.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, parsed?: ParsedBody): Promise<boolean>;
+  /**
+   * Express 4/5 and Connect: `app.use(stasis.middleware)`, before or after `express.json()` (a body it
+   * parsed is used). Answers only under the base path and calls `next()` for everything else.
+   */
   middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
-  /** Routes the live channel's WebSocket upgrades of an existing Node server to Stasis. */
-  attach(server: Server): void;
+  /**
+   * Takes a WebSocket upgrade of the live channel (`{basePath}/live`) and returns true; returns false and
+   * leaves the socket untouched for any other path. For servers that route upgrades themselves.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /**
+   * Serves the live channel on an existing server: takes only upgrades of `{basePath}/live` and leaves every
+   * other upgrade to the server's other listeners (ws, Socket.IO, …), added before or after. Returns a
+   * function that stops it.
+   */
+  attach(server: Server): () => void;
+  /**
+   * Bring your own live channel: binds the session `sid` to a socket your app owns. Resolves with the
+   * session and what the app factory returned for it; rejects with a StasisError (see `closeFor` for the
+   * close code to answer with). The ws and Socket.IO adapters (`stasis/ws`, `stasis/socket.io`) call this.
+   */
+  connectChannel(options: ConnectChannelOptions): Promise<StasisConnection<A>>;
   /**
    * Graceful shutdown: seals every live session and pushes its blob to its page, closes the channels (4007),
    * then waits for them to flush, at most `timeoutMs` (default `STASIS_DRAIN_TIMEOUT_MS`, 10 s). Sealing is
-   * not cut short (that would lose sessions): about 0.25 ms per session here. Call on SIGTERM.
+   * not cut short (that would lose sessions): about 0.25 ms per session here. `drainOnSignals(stasis)` wires
+   * it to SIGTERM/SIGINT.
    */
   drain(timeoutMs?: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }>;
   /** Ends every live session and releases the stores' and Redis connections. */
@@ -51,10 +83,12 @@ export interface StasisServer {
 }
 
 /**
- * Creates the reference server. Mount it into an existing Node HTTP server with `attach`, or call
- * `handle` from your own request handler.
+ * Creates the reference server. Mount it with `handle` (node:http), `middleware` (Express, Connect) or the
+ * Fastify plugin (`stasis/fastify`); serve its live channel with `attach`, or bring your own socket.
  */
-export async function createStasisServer(options: StasisServerOptions): Promise<StasisServer> {
+export async function createStasisServer<A extends AppHandlers | void = AppHandlers | void>(
+  options: StasisServerOptions<A>,
+): Promise<StasisServer<A>> {
   const config = resolveConfig(options);
   const logger = options.logger ?? consoleLogger;
   const ring: KeyRing =
@@ -89,7 +123,7 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
   await fleet?.ready();
   const sessions = new SessionManager({
     ring,
-    app: options.app,
+    app: options.app ?? (() => undefined),
     audience: config.audience,
     schema: config.schema,
     ttlSeconds: config.ttlSeconds,
@@ -108,8 +142,9 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
     logger,
     ...(options.now ? { now: options.now } : {}),
   });
-  const handle = createHttpHandler(sessions, config, logger, options.now);
-  const live = createLiveSocket(sessions, config, logger);
+  const assetsDir = options.assets === false ? undefined : (options.assets ?? defaultAssetsDir());
+  const handle = createHttpHandler(sessions, config, logger, { ...(options.now ? { now: options.now } : {}), assetsDir });
+  const live = createLiveSocket(sessions, config, logger, await loadWebSocketServer());
 
   return {
     config,
@@ -118,11 +153,9 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
     middleware(req, res, next) {
       handle(req, res).then((handled) => handled || next(), next);
     },
-    attach(server) {
-      server.on('upgrade', (req, socket, head) => {
-        if (!live.handleUpgrade(req, socket, head)) socket.destroy();
-      });
-    },
+    handleUpgrade: live.handleUpgrade,
+    attach: (server) => routeUpgrades(server, live.handleUpgrade),
+    connectChannel: (channel) => connectChannel<A>(sessions, config, channel),
     drain(timeoutMs = config.drainTimeoutMs) {
       return sessions.drain(timeoutMs);
     },
@@ -133,6 +166,16 @@ export async function createStasisServer(options: StasisServerOptions): Promise<
       client?.disconnect();
     },
   };
+}
+
+/** `ws` is an optional peer dependency: only the built-in live channel needs it. */
+async function loadWebSocketServer(): Promise<WebSocketServerClass | undefined> {
+  try {
+    const ws = (await import('ws')) as { WebSocketServer?: WebSocketServerClass; default?: { WebSocketServer?: WebSocketServerClass } };
+    return ws.WebSocketServer ?? ws.default?.WebSocketServer;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A Redis URL without its password, for logs. */

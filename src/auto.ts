@@ -1,8 +1,8 @@
 /**
- * Entry of dist/stasis.js, the one script tag:
- *   <script src="/stasis.js" data-endpoint="/stasis" data-sw="/stasis-sw.js"></script>
- * Attributes: data-endpoint, data-sw ("off" to keep blobs in the page; append ?shell=/,/app.css to
- * precache an offline app shell), data-banner ("off"), data-auto ("off": call Stasis.start() yourself),
+ * Entry of dist/stasis.js, the one script tag, served by the Stasis server itself:
+ *   <script src="/stasis/stasis.js"></script>
+ * Attributes: data-endpoint (default /stasis), data-sw (default: stasis-sw.js next to this script; "off" to
+ * keep blobs in the page; append ?shell=/,/app.css to precache an offline app shell), data-banner ("off"), data-auto ("off": call Stasis.start() yourself),
  * data-orphans ("auto" | "ask" | "never"), data-idle-minutes (hibernate after that long without input),
  * data-fallback (URL of stasis-fallback.mjs, default: next to this script).
  * The global `Stasis` is the client.
@@ -19,7 +19,8 @@ const fallbackUrl = new URL(data.fallback ?? 'stasis-fallback.mjs', script?.src 
 const Stasis = createClient({
   loadPageCustody: () => import(/* @vite-ignore */ fallbackUrl) as Promise<{ openPageCustody: typeof openPageCustody }>,
   ...(data.endpoint ? { endpoint: data.endpoint } : {}),
-  serviceWorker: off(data.sw) ? false : (data.sw ?? '/stasis-sw.js'),
+  // Next to this script: /stasis/stasis-sw.js when the Stasis server serves it, /stasis-sw.js for copies at the root.
+  serviceWorker: off(data.sw) ? false : (data.sw ?? new URL('stasis-sw.js', script?.src ?? new URL('/', location.href)).pathname),
   banner: !off(data.banner),
   autoStart: !off(data.auto),
   ...(data.orphans === 'auto' || data.orphans === 'ask' || data.orphans === 'never' ? { orphans: data.orphans } : {}),

@@ -13,6 +13,8 @@ import { DEFAULT_ENDPOINT, isFinal, isPushedBlob, type Outcome, type PushedBlob 
 import type { CustodyApi, HibernateResult, ResumeResult } from './protocol/custody.js';
 import { SessionIdStore, newSessionId } from './session-id.js';
 import { TabClaim } from './tab-claim.js';
+import { requestFailover } from './failover.js';
+import type { FailoverAnswer, FailoverKind } from './protocol/index.js';
 import { watchIdle } from './idle.js';
 
 export interface StasisOptions {
@@ -117,6 +119,21 @@ export class StasisClient extends EventTarget {
   /** Resolves the first time the session is usable (resumed or new): connect your live channel then. */
   ready(): Promise<StasisStatus> {
     return this.#firstReady;
+  }
+
+  /**
+   * Resolves when the session is usable: at once while it is live, else at the next `ready` (after a resume,
+   * a reset or a new session). Apps whose UI can send while the session is hibernated (a drain, an idle
+   * spell, a tab coming back) await it before sending, so nothing typed meanwhile is lost.
+   */
+  whenLive(): Promise<StasisStatus> {
+    if (this.#state === 'live') return Promise.resolve(this.status);
+    return new Promise((resolve) => {
+      const off = this.on('ready', () => {
+        off();
+        resolve(this.status);
+      });
+    });
   }
 
   /** Starts watching the page and resumes a stored session if there is one. Idempotent. */
@@ -259,6 +276,12 @@ export class StasisClient extends EventTarget {
       return this.#resume();
     },
     peek: async () => (await this.#boot()).peek(this.#sid),
+    /**
+     * Development only: the server does to this session what a failover would (`disconnect`: stored and
+     * dropped abruptly; `restart`: blob pushed, close 4007; `move`: stored, close 1012). Your channel's close
+     * and reconnect code then runs as it would in production. Refused under NODE_ENV=production.
+     */
+    failover: (kind: FailoverKind): Promise<FailoverAnswer> => requestFailover(this.endpoint, this.#sid, kind),
   };
 
   #onSignal(context: SignalContext): void {

@@ -378,6 +378,11 @@ export class SessionManager {
     if (session.channels.size === 0 && this.#live.get(session.sid) === session) this.#startRetention(session);
   }
 
+  /** Activity on a live channel that carries no app message (the idle policy reads it). */
+  touch(session: Session): void {
+    if (!session.sealing && !session.signal.aborted) session.lastActivity = this.#now();
+  }
+
   async deliver(session: Session, message: unknown): Promise<void> {
     if (session.sealing || session.signal.aborted) return;
     session.lastActivity = this.#now();
@@ -408,6 +413,41 @@ export class SessionManager {
       if (reply) throw new StasisError(reply.outcome, reply.message);
     }
     throw new StasisError('no-session', 'No live session with this id.');
+  }
+
+  /**
+   * Development only (the failover route refuses it under NODE_ENV=production): does to one live session what
+   * a failover would. `restart`: the blob is pushed to the page and the channels close with 4007, as a
+   * restarting server does; the page resumes from its blob. `disconnect`: the session is sealed into the server
+   * stores and its channels dropped without a close handshake (an instance that died after storing it);
+   * `move`: the same with close code 1012 (Service Restart). The page's reconnect restores it from the stores.
+   */
+  async simulateFailover(sid: string, kind: 'disconnect' | 'restart' | 'move', binding: string): Promise<HibernateOk> {
+    const session = this.#live.get(sid);
+    if (!session || session.sealing) throw new StasisError('no-session', 'No live session with this id here.');
+    const bid = bindingHash(binding);
+    if (session.browser && session.browser !== bid) throw new StasisError('wrong-binding', 'The session belongs to another browser.');
+    if (kind === 'restart') return this.#push(session, 'drain', CLOSE_CODES.draining);
+    const stores = this.options.stores;
+    if (!stores || stores.isEmpty) throw new StasisError('unavailable', 'No server store is configured (STASIS_STORES), so nothing could keep the session.');
+    session.sealing = true;
+    try {
+      const { ok } = await this.#sealer.seal(session, session.browser ?? bid);
+      await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
+      if (this.#live.get(sid) !== session || session.signal.aborted) throw new StasisError('no-session', 'The session was replaced meanwhile.');
+      const channels = [...session.channels];
+      this.#release(session, 'retained', undefined, ok);
+      for (const channel of channels) {
+        if (kind === 'move') channel.close(1012, 'stasis:moved');
+        else if (channel.terminate) channel.terminate();
+        else channel.close(1011, 'stasis:dropped');
+      }
+      this.#debug(sid, `failover simulated (${kind}) at gen ${ok.gen}`);
+      return ok;
+    } catch (error) {
+      session.sealing = false;
+      throw error;
+    }
   }
 
   /**
@@ -668,7 +708,9 @@ export class SessionManager {
     const state = new StateRegistry(this.options.codecs, this.options.defaultCodec, restored);
     const session = new Session(sid, gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
-    session.handlers = this.options.app(session) ?? {};
+    const app = this.options.app(session);
+    session.app = app;
+    session.handlers = app ?? {};
     for (const key of restored.keys()) {
       this.options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
     }

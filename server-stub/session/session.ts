@@ -37,13 +37,19 @@ export interface AppHandlers {
   onConnect?(): void;
 }
 
-/** An app: called once per session (new or restored) before anything is rendered. */
-export type StasisApp = (session: SessionContext) => AppHandlers | void;
+/**
+ * An app: called once per session (new or restored) before anything is rendered. It declares the persisted
+ * values and returns the session's handlers, plus anything the app's own connection code wants to reach
+ * (a bring-your-own connection hands the return value back as `app`).
+ */
+export type StasisApp<A extends AppHandlers | void = AppHandlers | void> = (session: SessionContext) => A;
 
 /** A transport-neutral live channel (a WebSocket in the reference server). */
 export interface LiveChannel {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Drops the channel without a close handshake (a simulated failover); default: close. */
+  terminate?(): void;
   /** Settles when the channel has closed (for drain: everything sent before the close was flushed). */
   readonly whenClosed?: Promise<void>;
 }
@@ -54,6 +60,8 @@ export class Session implements SessionContext {
   readonly channels = new Set<LiveChannel>();
   readonly #abort = new AbortController();
   handlers: AppHandlers = {};
+  /** What the app factory returned (the handlers, and whatever else it chose to expose). */
+  app: unknown;
   /** Set while a hibernate is sealing this session; a second hibernate then finds nothing to do. */
   sealing = false;
   /** Set by the manager (with its clock) on every channel event; the idle policy reads it. */

@@ -18,6 +18,9 @@ import type { SessionManager } from '../session/session-manager.js';
 import { bindingHash } from '../session/session-sealer.js';
 import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
+import { BodyTimeoutError, readJsonBody, type ParsedBody } from './request-body.js';
+import { failoverEndpoint } from './failover-endpoint.js';
+import { createAssetHandler } from './page-assets.js';
 
 const startedAt = Date.now();
 const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wrong-binding', 'malformed']);
@@ -26,13 +29,21 @@ const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wro
  * The HTTP endpoints: POST hibernate, POST resume, GET health. Returns false for any other path so the
  * host app can handle it. Every answer is JSON with an `outcome` code; no stack trace ever leaves.
  */
-export function createHttpHandler(manager: SessionManager, config: ResolvedConfig, logger: Logger, now: () => number = Date.now) {
+export function createHttpHandler(
+  manager: SessionManager,
+  config: ResolvedConfig,
+  logger: Logger,
+  options: { now?: () => number; assetsDir?: string | undefined } = {},
+) {
+  const now = options.now ?? Date.now;
   const base = config.basePath;
+  const serveAsset = createAssetHandler(options.assetsDir);
   const bailout = new BailoutGuard({ ...config.bailout, logger, metrics: manager.metrics, now });
   const failuresByBrowser = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
   // A client can drop or invent cookies, so addresses get their own, looser limit (shared NATs).
   const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return async function handle(req: IncomingMessage, res: ServerResponse, parsed?: ParsedBody): Promise<boolean> {
+    const readJson = () => readJsonBody(req, { limit: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs, ...(parsed ? { parsed } : {}) });
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
     const route = url.pathname.slice(base.length);
@@ -73,7 +84,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
           throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
         }
         if (route === ROUTES.hibernate) {
-          const body = await readJson(req, config.maxBodyBytes);
+          const body = await readJson();
           if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
           const existing = readBindingCookie(req, config.cookieName);
           const binding = existing ?? newBindingSecret();
@@ -102,7 +113,7 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             return true;
           }
           try {
-            const body = await readJson(req, config.maxBodyBytes);
+            const body = await readJson();
             if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
             send(res, 200, await manager.resume(body.sid, body.blob, binding));
@@ -124,14 +135,31 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
             throw error;
           }
         }
-      } else {
+      } else if (route === ROUTES.failover) {
+        if (req.method !== 'POST') {
+          res.setHeader('Allow', 'POST');
+          throw new StasisError('malformed', `${route} takes POST.`);
+        }
+        if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
+          req.resume();
+          throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
+        }
+        const { status, answer } = await failoverEndpoint(manager, config.cookieName, readJson, req);
+        send(res, status, answer);
+      } else if (!(await serveAsset(route.slice(1), req, res))) {
         send(res, 404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
       }
     } catch (error) {
       if (route === ROUTES.hibernate && req.method === 'POST') {
         manager.metrics.hibernation('request', error instanceof StasisError ? error.code : 'unavailable');
       }
-      if (error instanceof StasisError) {
+      if (error instanceof BodyTimeoutError) {
+        // 408 and a closed connection: the rest of a stalled body is never read.
+        res.setHeader('Connection', 'close');
+        send(res, 408, failure(error.code, error.message));
+        res.once('finish', () => req.destroy());
+      } else if (error instanceof StasisError) {
+        if (error.code === 'misconfigured') logger.error(`${req.method} ${url.pathname}: ${error.message}`);
         send(res, HTTP_STATUS[error.code], failure(error.code, error.message));
       } else {
         logger.error(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? error}`);
@@ -140,51 +168,6 @@ export function createHttpHandler(manager: SessionManager, config: ResolvedConfi
     }
     return true;
   };
-}
-
-/** Reads a JSON object body, refusing more than `limit` bytes before parsing anything. */
-async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume(); // discard, so the connection stays usable
-    throw new StasisError('too-large', `The request body is over ${limit} bytes.`);
-  }
-  const text = await readBody(req, limit);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new StasisError('malformed', 'The request body is not JSON.');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new StasisError('malformed', 'The request body must be a JSON object.');
-  }
-  return value as Record<string, unknown>;
-}
-
-/**
- * Collects the body up to `limit` bytes. Past it, the answer is `too-large` at once while the rest is read
- * and dropped: a request stream left half-read would stall its keep-alive connection.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        reject(new StasisError('too-large', `The request body is over ${limit} bytes.`));
-      } else {
-        chunks.push(chunk);
-      }
-    });
-    req.on('end', () => over || resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', (error) => over || reject(error));
-  });
 }
 
 function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {

@@ -24,7 +24,11 @@ export async function openCustody(
   let fallbackReason = 'no service worker URL configured';
   if (serviceWorkerUrl && typeof navigator !== 'undefined' && 'serviceWorker' in navigator) {
     try {
-      const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
+      // The worker only keeps blobs, which needs no control of any page: its default scope (its own folder,
+      // /stasis/ when the server serves it) leaves the site's own service worker alone. An offline app shell
+      // (`?shell=`) needs the whole site; the server allows that with Service-Worker-Allowed: /.
+      const wantsShell = new URL(serviceWorkerUrl, location.href).searchParams.has('shell');
+      const registration = await navigator.serviceWorker.register(serviceWorkerUrl, wantsShell ? { scope: '/' } : undefined);
       const active = await activeRegistration(registration, timeoutMs);
       if (active) {
         const custody = serviceWorkerCustody(active, timeoutMs);

@@ -15,7 +15,25 @@ export const ROUTES = {
   health: '/health',
   live: '/live',
   metrics: '/metrics',
+  /** Development only (refused under NODE_ENV=production): simulate a failover of one session. */
+  failover: '/debug/failover',
 } as const;
+
+/**
+ * The page bundles the server serves below its mount point (`<script src="/stasis/stasis.js">`): the script
+ * tag, the service worker and the page custody it loads where no service worker is available. (The ESM build
+ * is for bundlers: `import { createStasis } from 'stasis'`.)
+ */
+export const PAGE_ASSETS = ['stasis.js', 'stasis-sw.js', 'stasis-fallback.mjs'] as const;
+
+/** What `Stasis.debug.failover(kind)` simulates: an abrupt disconnect, a server restart, a move to another instance. */
+export const FAILOVER_KINDS = ['disconnect', 'restart', 'move'] as const;
+export type FailoverKind = (typeof FAILOVER_KINDS)[number];
+
+/** The answer of `POST {endpoint}/debug/failover` (not a protocol outcome: a development tool). */
+export type FailoverAnswer =
+  | { ok: true; kind: FailoverKind; sid: string; gen: number }
+  | { ok: false; code: 'disabled-in-production' | 'no-session' | 'wrong-binding' | 'unavailable' | 'malformed'; message: string };
 
 /**
  * Every answer of the hibernate and resume endpoints carries one of these codes.
@@ -37,6 +55,7 @@ export const OUTCOMES = [
   'stale',
   'forbidden-origin',
   'rate-limited',
+  'misconfigured',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export type FailureCode = Exclude<Outcome, 'ok'>;
@@ -48,10 +67,11 @@ export function isOutcome(value: unknown): value is Outcome {
 /**
  * A final outcome ends a blob's life: the client deletes it. These keep it for a retry, because they say
  * nothing about the blob: `unavailable` (server, store or network down), `rate-limited` (too many failed
- * resumes from this browser; see Retry-After), `forbidden-origin` (a server or proxy misconfiguration).
+ * resumes from this browser; see Retry-After), `forbidden-origin` and `misconfigured` (a server or proxy
+ * misconfiguration, e.g. a body parser that consumed the request before Stasis saw it).
  */
 export function isFinal(outcome: Outcome): boolean {
-  return outcome !== 'unavailable' && outcome !== 'rate-limited' && outcome !== 'forbidden-origin';
+  return outcome !== 'unavailable' && outcome !== 'rate-limited' && outcome !== 'forbidden-origin' && outcome !== 'misconfigured';
 }
 
 /** HTTP status the server uses for each outcome; clients read the JSON `outcome`, not the status. */
@@ -71,6 +91,7 @@ export const HTTP_STATUS: Record<Outcome, number> = {
   stale: 409,
   'forbidden-origin': 403,
   'rate-limited': 429,
+  misconfigured: 500,
 };
 
 /** Session ids: at least 128 random bits, base64url. */

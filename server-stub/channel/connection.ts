@@ -1,0 +1,97 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { CLOSE_CODES, isSid } from '../../src/protocol/index.js';
+import type { ResolvedConfig } from '../config.js';
+import { StasisError } from '../errors.js';
+import type { AppHandlers, LiveChannel, SessionContext } from '../session/session.js';
+import type { SessionManager } from '../session/session-manager.js';
+import { newBindingSecret, readBindingCookie } from '../transport/binding-cookie.js';
+
+/**
+ * A socket the app already owns (a `ws` WebSocket, a Socket.IO socket, anything that carries text), as
+ * Stasis needs it: to push blobs (drain, idle, checkpoints) and to close it when the session hibernates.
+ */
+export interface ChannelSocket {
+  /** Sends one JSON text: a Stasis push (`{ type: 'stasis:hibernated', … }`) or a `session.send` message. */
+  send(text: string): void;
+  /** Closes the socket; `code` is one of CLOSE_CODES (4001 hibernated, 4007 draining, 4008 idle, …). */
+  close(code: number, reason: string): void;
+  /** Drops the socket without a close handshake (a simulated failover). Default: `close(1011, …)`. */
+  terminate?(): void;
+  /** Settles once the socket has closed: a drain waits for it, so the pushed blob is flushed first. */
+  readonly closed?: Promise<void>;
+}
+
+export interface ConnectChannelOptions {
+  /** The tab's session id (`Stasis.sid`), as the page sent it (query string, handshake auth, …). */
+  sid: unknown;
+  /** The upgrade or handshake request: its Cookie header carries the browser's binding cookie. */
+  request: IncomingMessage | { headers: IncomingHttpHeaders };
+  socket: ChannelSocket;
+}
+
+/** A Stasis session bound to the app's own socket. */
+export interface StasisConnection<A = AppHandlers | void> {
+  readonly sid: string;
+  /** `persist`, `persistFields`, `gen` (fencing token), `restored`, `signal` (aborts on hibernate), `send`. */
+  readonly session: SessionContext;
+  /** What the app factory returned for this session: its persisted values, as the app chose to expose them. */
+  readonly app: A;
+  /** Hands one message from the page to Stasis: it counts as activity (idle policy) and reaches the app's `onMessage`. */
+  message(message: unknown): Promise<void>;
+  /** Activity without a message for the app (an event of another shape): keeps the idle policy informed. */
+  touch(): void;
+  /** The socket closed: the session stays live for the retention window, then goes to the server stores. */
+  close(): void;
+}
+
+/** Why a connect was refused, as a close code and reason the page understands (see docs/protocol.md). */
+export function closeFor(error: unknown): { code: number; reason: string } {
+  if (error instanceof StasisError && error.code === 'rate-limited') return { code: CLOSE_CODES.tooManySessions, reason: 'stasis:too-many-sessions' };
+  if (error instanceof StasisError && error.code === 'unavailable') return { code: 1012, reason: 'stasis:draining' }; // Service Restart
+  if (error instanceof StasisError && error.code === 'malformed') return { code: CLOSE_CODES.badSession, reason: 'stasis:bad-sid' };
+  return { code: CLOSE_CODES.resumeFirst, reason: `stasis:${error instanceof StasisError ? error.code : 'unavailable'}` };
+}
+
+/** The binding secret of an upgrade request: its cookie's, or a new one the adapter sends back with the 101. */
+const fresh = new WeakMap<object, string>();
+
+/**
+ * The binding secret for `request`: the cookie's when it has one, else a new secret remembered for this
+ * request (`fresh: true`: send it back as a Set-Cookie, as the built-in channel does in its 101 answer).
+ */
+export function bindingFor(request: { headers: IncomingHttpHeaders }, cookieName: string): { secret: string; fresh: boolean } {
+  const existing = readBindingCookie(request as IncomingMessage, cookieName);
+  if (existing) return { secret: existing, fresh: false };
+  let secret = fresh.get(request);
+  if (!secret) fresh.set(request, (secret = newBindingSecret()));
+  return { secret, fresh: true };
+}
+
+/** Binds a session to an app-owned socket: the one code path of the built-in channel and the adapters. */
+export async function connectChannel<A>(
+  manager: SessionManager,
+  config: ResolvedConfig,
+  { sid, request, socket }: ConnectChannelOptions,
+): Promise<StasisConnection<A>> {
+  if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters (Stasis.sid).');
+  const channel: LiveChannel = {
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
+    terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
+    ...(socket.closed ? { whenClosed: socket.closed } : {}),
+  };
+  const session = await manager.connect(sid, channel, bindingFor(request, config.cookieName).secret);
+  let closed = false;
+  return {
+    sid,
+    session,
+    app: session.app as A,
+    message: (message) => (closed ? Promise.resolve() : manager.deliver(session, message)),
+    touch: () => manager.touch(session),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      manager.disconnect(session, channel);
+    },
+  };
+}
