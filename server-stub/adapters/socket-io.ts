@@ -60,7 +60,10 @@ export function stasisMiddleware<A>(
         request: socket.request,
         socket: {
           send: (text) => socket.connected && socket.emit(event, JSON.parse(text)),
-          close: () => socket.disconnect(),
+          // Stasis's own codes (hibernated, draining, idle, superseded): a server-side disconnect, which Socket.IO
+          // does not retry; the page reconnects on `ready`. Others (a simulated move, 1012): drop the connection,
+          // so the client reconnects by itself as after any network loss.
+          close: (code) => (code >= 4000 ? socket.disconnect() : socket.conn.close()),
           terminate: () => socket.conn.close(),
           closed,
         },

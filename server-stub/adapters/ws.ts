@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { closeFor, bindingFor, type StasisConnection } from '../channel/connection.js';
+import { closeFor, issueBinding, type StasisConnection } from '../channel/connection.js';
 import { StasisError } from '../errors.js';
 import type { StasisServer } from '../index.js';
 import { bindingCookieHeader } from '../transport/binding-cookie.js';
@@ -39,7 +39,7 @@ export function withStasis<A>(
   const cookieName = stasis.config.cookieName;
   const readSid = options.sid ?? ((request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').searchParams.get('sid'));
   const onHeaders = (headers: string[], request: IncomingMessage) => {
-    const binding = bindingFor(request, cookieName);
+    const binding = issueBinding(request, cookieName);
     if (binding.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(request, cookieName, binding.secret, stasis.config.trustProxy)}`);
   };
   const onSocket = (socket: WebSocket, request: IncomingMessage) => {

@@ -52,19 +52,29 @@ export function closeFor(error: unknown): { code: number; reason: string } {
   return { code: CLOSE_CODES.resumeFirst, reason: `stasis:${error instanceof StasisError ? error.code : 'unavailable'}` };
 }
 
-/** The binding secret of an upgrade request: its cookie's, or a new one the adapter sends back with the 101. */
-const fresh = new WeakMap<object, string>();
+/** Binding secrets issued to upgrade requests that had no cookie (sent back with their 101 answer). */
+const issued = new WeakMap<object, string>();
 
 /**
- * The binding secret for `request`: the cookie's when it has one, else a new secret remembered for this
- * request (`fresh: true`: send it back as a Set-Cookie, as the built-in channel does in its 101 answer).
+ * The binding secret for an upgrade `request` whose answer can still carry a Set-Cookie (a `ws` `headers`
+ * event): the cookie's when it has one, else a new secret, remembered for this request (`fresh: true`: send it
+ * back as a Set-Cookie, as the built-in channel does in its 101 answer).
  */
-export function bindingFor(request: { headers: IncomingHttpHeaders }, cookieName: string): { secret: string; fresh: boolean } {
+export function issueBinding(request: { headers: IncomingHttpHeaders }, cookieName: string): { secret: string; fresh: boolean } {
   const existing = readBindingCookie(request as IncomingMessage, cookieName);
   if (existing) return { secret: existing, fresh: false };
-  let secret = fresh.get(request);
-  if (!secret) fresh.set(request, (secret = newBindingSecret()));
+  let secret = issued.get(request);
+  if (!secret) issued.set(request, (secret = newBindingSecret()));
   return { secret, fresh: true };
+}
+
+/**
+ * The browser's binding secret as far as this request shows it: its cookie, or one issued to it above. None
+ * (a Socket.IO handshake without the cookie yet) starts the session unbound: the first hibernate sets the
+ * cookie and binds the blob to it. A secret the browser never received must never bind a session.
+ */
+function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string): string | undefined {
+  return readBindingCookie(request as IncomingMessage, cookieName) ?? issued.get(request);
 }
 
 /** Binds a session to an app-owned socket: the one code path of the built-in channel and the adapters. */
@@ -80,7 +90,7 @@ export async function connectChannel<A>(
     terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
-  const session = await manager.connect(sid, channel, bindingFor(request, config.cookieName).secret);
+  const session = await manager.connect(sid, channel, bindingOf(request, config.cookieName));
   let closed = false;
   return {
     sid,

@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../session/session-manager.js';
-import { bindingFor, closeFor, connectChannel, type StasisConnection } from '../channel/connection.js';
+import { issueBinding, closeFor, connectChannel, type StasisConnection } from '../channel/connection.js';
 import { bindingCookieHeader } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
 
@@ -28,7 +28,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
   if (wss) {
     // A browser gets its binding cookie with its first live channel, so its sessions can be counted and capped.
     wss.on('headers', (headers, req) => {
-      const binding = bindingFor(req, config.cookieName);
+      const binding = issueBinding(req, config.cookieName);
       if (binding.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(req, config.cookieName, binding.secret, config.trustProxy)}`);
     });
     const alive = new WeakSet<WebSocket>();
