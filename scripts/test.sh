@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-services.sh
+echo "[stasis] packing Stasis and installing the examples from the tarball…"
+bash scripts/examples.sh
 
 echo "[stasis] type-checking…"
 npx --no-install tsc --noEmit -p tsconfig.json

@@ -45,7 +45,11 @@ async function main(): Promise<void> {
     console.log(`[stasis] development key ring generated for this run only (blobs die with it): STASIS_KEYS=${keys}`);
   }
   const appModule = values.app ? pathToFileURL(resolve(values.app)).href : new URL('../demo/app.js', import.meta.url).href;
-  const app = ((await import(appModule)) as { default?: StasisApp }).default;
+  const loaded = (await import(appModule).catch((error: unknown) => {
+    const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && !values.app;
+    throw missing ? new StasisConfigError('Give your app module with --app ./my-app.js (the demo is not part of the package).') : error;
+  })) as { default?: StasisApp };
+  const app = loaded.default;
   if (typeof app !== 'function') throw new StasisConfigError(`${appModule} must default-export an app function (session) => handlers.`);
 
   const roots: StaticRoot[] = values.static?.length

@@ -13,7 +13,7 @@ import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
  * Server options. Every setting also reads a `STASIS_*` environment variable; an explicit option wins.
  * docs/protocol.md and the README list the same defaults.
  */
-export interface StasisServerOptions<A extends AppHandlers | void = AppHandlers | void> {
+export interface StasisServerOptions<A = AppHandlers | void> {
   /**
    * The app: called once per session, new or restored, before anything is rendered. Declare persisted values
    * here; whatever it returns is the session's `app` on a bring-your-own connection (`connectChannel`, the ws
@@ -178,7 +178,7 @@ export const DEFAULTS = {
   bailoutWindowSeconds: 60,
 } as const;
 
-export function resolveConfig(options: StasisServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const maxBlobBytes = options.maxBlobBytes ?? int(env, 'STASIS_MAX_BLOB_BYTES', DEFAULTS.maxBlobBytes);
   const config: ResolvedConfig = {
     audience: options.audience ?? env.STASIS_AUDIENCE ?? DEFAULTS.audience,

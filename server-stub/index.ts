@@ -86,7 +86,7 @@ export interface StasisServer<A = AppHandlers | void> {
  * Creates the reference server. Mount it with `handle` (node:http), `middleware` (Express, Connect) or the
  * Fastify plugin (`stasis/fastify`); serve its live channel with `attach`, or bring your own socket.
  */
-export async function createStasisServer<A extends AppHandlers | void = AppHandlers | void>(
+export async function createStasisServer<A = AppHandlers | void>(
   options: StasisServerOptions<A>,
 ): Promise<StasisServer<A>> {
   const config = resolveConfig(options);

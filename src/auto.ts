@@ -20,7 +20,7 @@ const Stasis = createClient({
   loadPageCustody: () => import(/* @vite-ignore */ fallbackUrl) as Promise<{ openPageCustody: typeof openPageCustody }>,
   ...(data.endpoint ? { endpoint: data.endpoint } : {}),
   // Next to this script: /stasis/stasis-sw.js when the Stasis server serves it, /stasis-sw.js for copies at the root.
-  serviceWorker: off(data.sw) ? false : (data.sw ?? new URL('stasis-sw.js', script?.src ?? new URL('/', location.href)).pathname),
+  serviceWorker: off(data.sw) ? false : (data.sw ?? (script ? new URL('stasis-sw.js', script.src).pathname : '/stasis-sw.js')),
   banner: !off(data.banner),
   autoStart: !off(data.auto),
   ...(data.orphans === 'auto' || data.orphans === 'ask' || data.orphans === 'never' ? { orphans: data.orphans } : {}),

@@ -90,7 +90,7 @@ export class StasisClient extends EventTarget {
     };
     this.#loadPageCustody =
       options.loadPageCustody ??
-      (() => Promise.reject(new Error('no page custody: pass loadPageCustody, or use createStasis / the script tag')));
+      (() => Promise.reject(new Error('no loadPageCustody (use createStasis)')));
     this.#ids = new SessionIdStore(`stasis:sid:${this.endpoint}`);
     // Provisional until start() has claimed it (it may turn out to be a duplicated tab's).
     this.#sid = this.#ids.stored() ?? newSessionId();
@@ -128,12 +128,7 @@ export class StasisClient extends EventTarget {
    */
   whenLive(): Promise<StasisStatus> {
     if (this.#state === 'live') return Promise.resolve(this.status);
-    return new Promise((resolve) => {
-      const off = this.on('ready', () => {
-        off();
-        resolve(this.status);
-      });
-    });
+    return new Promise((resolve) => this.addEventListener('ready', () => resolve(this.status), { once: true }));
   }
 
   /** Starts watching the page and resumes a stored session if there is one. Idempotent. */
@@ -210,7 +205,7 @@ export class StasisClient extends EventTarget {
     if (closed?.reason === 'stasis:wrong-binding' && this.#state === 'live') {
       // The server holds this sid for another binding cookie (this browser's is gone): start over.
       await this.#boot();
-      await this.#startOver('wrong-binding', 'The session belongs to a browser cookie this page no longer has.');
+      await this.#startOver('wrong-binding', 'The session belongs to another browser cookie.');
       return this.status;
     }
     if (this.#state !== 'live' || this.#intent !== 'here' || this.#resuming) return this.status;

@@ -80,6 +80,9 @@ export function withStasis<A>(
           if (!(error instanceof StasisError)) console.error('[stasis] ws connect failed', error);
           const { code, reason } = closeFor(error);
           socket.close(code, reason);
+          // Read again: a paused socket never sees the page's close frame, and the close would wait for
+          // ws's 30 s close timer.
+          socket.resume();
         },
       );
   };

@@ -17,12 +17,12 @@ import type { Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
 import type { StoreChain } from '../store/store-chain.js';
 import { bindingHash, SessionSealer } from './session-sealer.js';
-import { Session, type EndReason, type LiveChannel, type StasisApp } from './session.js';
+import { Session, type AppHandlers, type EndReason, type LiveChannel, type StasisApp } from './session.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
 
 export interface SessionManagerOptions {
   ring: KeyRing;
-  app: StasisApp;
+  app: StasisApp<unknown>;
   audience: string;
   schema: string;
   ttlSeconds: number;
@@ -710,7 +710,8 @@ export class SessionManager {
     // The app defines its persisted values here; restored ones are handed back by define().
     const app = this.options.app(session);
     session.app = app;
-    session.handlers = app ?? {};
+    // Any object may come back (the app's own values beside the handlers); only the two handlers are read.
+    session.handlers = typeof app === 'object' && app !== null ? (app as AppHandlers) : {};
     for (const key of restored.keys()) {
       this.options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
     }

@@ -42,7 +42,7 @@ export interface AppHandlers {
  * values and returns the session's handlers, plus anything the app's own connection code wants to reach
  * (a bring-your-own connection hands the return value back as `app`).
  */
-export type StasisApp<A extends AppHandlers | void = AppHandlers | void> = (session: SessionContext) => A;
+export type StasisApp<A = AppHandlers | void> = (session: SessionContext) => A;
 
 /** A transport-neutral live channel (a WebSocket in the reference server). */
 export interface LiveChannel {

@@ -27,8 +27,7 @@ export async function openCustody(
       // The worker only keeps blobs, which needs no control of any page: its default scope (its own folder,
       // /stasis/ when the server serves it) leaves the site's own service worker alone. An offline app shell
       // (`?shell=`) needs the whole site; the server allows that with Service-Worker-Allowed: /.
-      const wantsShell = new URL(serviceWorkerUrl, location.href).searchParams.has('shell');
-      const registration = await navigator.serviceWorker.register(serviceWorkerUrl, wantsShell ? { scope: '/' } : undefined);
+      const registration = await navigator.serviceWorker.register(serviceWorkerUrl, /[?&]shell=/.test(serviceWorkerUrl) ? { scope: '/' } : undefined);
       const active = await activeRegistration(registration, timeoutMs);
       if (active) {
         const custody = serviceWorkerCustody(active, timeoutMs);

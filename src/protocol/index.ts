@@ -8,6 +8,9 @@ export const PROTOCOL_VERSION = 1;
 /** Mount point of the server endpoints, relative to the page origin. */
 export const DEFAULT_ENDPOINT = '/stasis';
 
+/** Development only (refused under NODE_ENV=production): simulate a failover of one session. */
+export const FAILOVER_ROUTE = '/debug/failover';
+
 /** Paths below the endpoint. */
 export const ROUTES = {
   hibernate: '/hibernate',
@@ -15,8 +18,7 @@ export const ROUTES = {
   health: '/health',
   live: '/live',
   metrics: '/metrics',
-  /** Development only (refused under NODE_ENV=production): simulate a failover of one session. */
-  failover: '/debug/failover',
+  failover: FAILOVER_ROUTE,
 } as const;
 
 /**
