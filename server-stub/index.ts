@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { connectChannel, type ConnectChannelOptions, type StasisConnection } from './channel/connection.js';
 import { jsonCodec, type Codec } from './codec/json-codec.js';
@@ -18,7 +18,7 @@ import { createHttpHandler } from './transport/http-endpoints.js';
 import { createLiveSocket, type WebSocketServerClass } from './transport/live-socket.js';
 import { defaultAssetsDir } from './transport/page-assets.js';
 import type { ParsedBody } from './transport/request-body.js';
-import { routeUpgrades } from './transport/upgrade-router.js';
+import { routeUpgrades, type UpgradeServer } from './transport/upgrade-router.js';
 import type { AppHandlers } from './session/session.js';
 
 export type { StasisServerOptions } from './config.js';
@@ -64,7 +64,7 @@ export interface StasisServer<A = AppHandlers | void> {
    * other upgrade to the server's other listeners (ws, Socket.IO, …), added before or after. Returns a
    * function that stops it.
    */
-  attach(server: Server): () => void;
+  attach(server: UpgradeServer): () => void;
   /**
    * Bring your own live channel: binds the session `sid` to a socket your app owns. Resolves with the
    * session and what the app factory returned for it; rejects with a StasisError (see `closeFor` for the

@@ -44,4 +44,4 @@ echo.on('connection', (socket) => socket.on('message', (data) => socket.send(`ec
 
 await fastify.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
 console.log(`fastify-notes listening on http://127.0.0.1:${fastify.server.address().port}/`);
-drainOnSignals(stasis, { servers: [fastify.server] }); // Stasis
+drainOnSignals(stasis, { servers: [fastify] }); // Stasis: fastify.close() after the drain

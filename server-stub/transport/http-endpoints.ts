@@ -44,6 +44,17 @@ export function createHttpHandler(
   const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
   return async function handle(req: IncomingMessage, res: ServerResponse, parsed?: ParsedBody): Promise<boolean> {
     const readJson = () => readJsonBody(req, { limit: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs, ...(parsed ? { parsed } : {}) });
+    /** The POST routes: the method, then the origin (a cross-site form or script must not reach them). */
+    const checkPost = (route: string) => {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        throw new StasisError('malformed', `${route} takes POST.`);
+      }
+      if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
+        req.resume();
+        throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
+      }
+    };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
     const route = url.pathname.slice(base.length);
@@ -75,14 +86,7 @@ export function createHttpHandler(
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(text);
       } else if (route === ROUTES.hibernate || route === ROUTES.resume) {
-        if (req.method !== 'POST') {
-          res.setHeader('Allow', 'POST');
-          throw new StasisError('malformed', `${route} takes POST.`);
-        }
-        if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
-          req.resume();
-          throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
-        }
+        checkPost(route);
         if (route === ROUTES.hibernate) {
           const body = await readJson();
           if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
@@ -136,14 +140,7 @@ export function createHttpHandler(
           }
         }
       } else if (route === ROUTES.failover) {
-        if (req.method !== 'POST') {
-          res.setHeader('Allow', 'POST');
-          throw new StasisError('malformed', `${route} takes POST.`);
-        }
-        if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
-          req.resume();
-          throw new StasisError('forbidden-origin', `Origin ${req.headers.origin} may not call Stasis here.`);
-        }
+        checkPost(route);
         const { status, answer } = await failoverEndpoint(manager, config.cookieName, readJson, req);
         send(res, status, answer);
       } else if (!(await serveAsset(route.slice(1), req, res))) {

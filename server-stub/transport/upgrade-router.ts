@@ -1,10 +1,14 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
+/** Any server that emits `upgrade`: node:http and node:https servers, `fastify.server`, … */
+export type UpgradeServer = EventEmitter;
+
 /** The Stasis handlers of each routed server (several Stasis servers may share one HTTP server). */
-const routed = new WeakMap<Server, Set<UpgradeHandler>>();
+const routed = new WeakMap<UpgradeServer, Set<UpgradeHandler>>();
 
 /**
  * Routes a server's WebSocket upgrades for Stasis's own path to `handle`, and leaves every other upgrade to
@@ -17,13 +21,13 @@ const routed = new WeakMap<Server, Set<UpgradeHandler>>();
  * upgrade listener, the request is answered 404 as Node would have answered it without a WebSocket server.
  * Returns a function that undoes it.
  */
-export function routeUpgrades(server: Server, handle: UpgradeHandler): () => void {
+export function routeUpgrades(server: UpgradeServer, handle: UpgradeHandler): () => void {
   let handlers = routed.get(server);
   if (!handlers) {
     const own = (handlers = new Set());
     routed.set(server, own);
     const emit = server.emit;
-    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    server.emit = function (this: UpgradeServer, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'upgrade' && own.size) {
         const [req, socket, head] = args as [IncomingMessage, Duplex, Buffer];
         for (const take of own) if (take(req, socket, head)) return true;
@@ -32,8 +36,8 @@ export function routeUpgrades(server: Server, handle: UpgradeHandler): () => voi
           return true;
         }
       }
-      return emit.apply(this, [event, ...args] as Parameters<Server['emit']>);
-    } as Server['emit'];
+      return emit.apply(this, [event, ...args] as Parameters<UpgradeServer['emit']>);
+    } as UpgradeServer['emit'];
   }
   const own = handlers;
   own.add(handle);
