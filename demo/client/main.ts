@@ -34,6 +34,7 @@ function connect(): void {
   // A socket opened while the network was going away can hang in CONNECTING: give up on it and try again.
   const stuck = setTimeout(() => ws.readyState === WebSocket.CONNECTING && ws.close(), 5000);
   ws.onopen = () => {
+    flush();
     clearTimeout(stuck);
     setConnection('connected');
   };
@@ -61,8 +62,23 @@ function connect(): void {
   };
 }
 
+/**
+ * Input made while the session is not usable (resuming, paused by a server restart or idleness, the socket
+ * reconnecting) waits here and goes out once it is (`Stasis.whenLive()`, the socket open): nothing the user
+ * typed or clicked meanwhile is lost. Keystrokes in one field collapse into their last value.
+ */
+const outbox: ClientMessage[] = [];
+
 function send(message: ClientMessage): void {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  const last = outbox.at(-1);
+  if (message.type === 'field' && last?.type === 'field' && last.name === message.name) outbox.pop();
+  outbox.push(message);
+  flush();
+}
+
+function flush(): void {
+  if (Stasis.status.state !== 'live' || socket?.readyState !== WebSocket.OPEN) return;
+  for (const message of outbox.splice(0)) socket.send(JSON.stringify(message));
 }
 
 function setConnection(state: string): void {
@@ -160,6 +176,9 @@ for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset',
   Stasis.on(type, logEvent);
 }
 Stasis.on('statuschange', renderStatus);
-Stasis.on('ready', connect);
+Stasis.on('ready', () => {
+  connect();
+  flush(); // the same socket may still be open (a stale blob went back to the live session)
+});
 renderStatus();
 void Stasis.ready().then(connect);

@@ -79,7 +79,7 @@ export const isType =
     (m as { type?: unknown } | null)?.type === type;
 
 /** A Stasis server with a fresh key, no logs and the counter app; closed after the test. */
-export async function startStasis<A extends AppHandlers | void = CounterApp>(
+export async function startStasis<A = CounterApp>(
   options: Partial<StasisServerOptions<A>> = {},
 ): Promise<StasisServer<A>> {
   const stasis = await createStasisServer<A>({
