@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { connectChannel, type ConnectChannelOptions, type StasisConnection } from './channel/connection.js';
+import { bindingSetCookie, connectChannel, type ConnectChannelOptions, type StasisConnection } from './channel/connection.js';
 import { jsonCodec, type Codec } from './codec/json-codec.js';
 import { resolveConfig, type ResolvedConfig, type StasisServerOptions } from './config.js';
 import { parseKeyRing, type KeyRing } from './envelope/key-ring.js';
@@ -71,6 +71,12 @@ export interface StasisServer<A = AppHandlers | void> {
    * close code to answer with). The ws and Socket.IO adapters (`stasis/ws`, `stasis/socket.io`) call this.
    */
   connectChannel(options: ConnectChannelOptions): Promise<StasisConnection<A>>;
+  /**
+   * For a transport of your own: the Set-Cookie header value to send with the answer to `request` (your
+   * handshake), so the browser holds its binding cookie from its first connection; undefined when it has one.
+   * Send it, or a blob pushed before the page's first hibernate (drain, idle, checkpoint) cannot resume.
+   */
+  bindingCookie(request: IncomingMessage): string | undefined;
   /**
    * Graceful shutdown: seals every live session and pushes its blob to its page, closes the channels (4007),
    * then waits for them to flush, at most `timeoutMs` (default `STASIS_DRAIN_TIMEOUT_MS`, 10 s). Sealing is
@@ -155,7 +161,8 @@ export async function createStasisServer<A = AppHandlers | void>(
     },
     handleUpgrade: live.handleUpgrade,
     attach: (server) => routeUpgrades(server, live.handleUpgrade),
-    connectChannel: (channel) => connectChannel<A>(sessions, config, channel),
+    connectChannel: (channel) => connectChannel<A>(sessions, config, channel, logger),
+    bindingCookie: (request) => bindingSetCookie(request, config),
     drain(timeoutMs = config.drainTimeoutMs) {
       return sessions.drain(timeoutMs);
     },

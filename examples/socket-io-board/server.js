@@ -27,7 +27,7 @@ const server = createServer(async (req, res) => {
 });
 
 const io = new Server(server);
-io.use(stasisMiddleware(stasis)); // Stasis: each socket gets its session (the page sends auth.sid)
+io.use(stasisMiddleware(stasis, { io })); // Stasis: each socket gets its session (the page sends auth.sid)
 io.on('connection', (socket) => {
   const { session, app: state } = socket.data.stasis;
   const view = () => socket.emit('board', { columns: state.columns.get(), filter: state.filter.get(), gen: session.gen, restored: session.restored });

@@ -2,7 +2,7 @@
  * `stasis/socket.io`: Stasis on your Socket.IO 4 server, as a namespace middleware. Your app keeps its
  * Socket.IO connection and handlers; each socket gets its Stasis session before `connection` fires.
  *
- *   io.use(stasisMiddleware(stasis));
+ *   io.use(stasisMiddleware(stasis, { io }));
  *   io.on('connection', (socket) => { const { session, app } = socket.data.stasis; … });
  *
  * The page passes its session id in the handshake and hands Stasis's messages to `Stasis.receive`:
@@ -11,7 +11,7 @@
  *   socket.on('stasis', (message) => Stasis.receive(message));
  *   Stasis.on('ready', () => { socket.disconnect(); socket.connect(); });
  */
-import type { Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 import { closeFor, type StasisConnection } from '../channel/connection.js';
 import { StasisError } from '../errors.js';
 import type { StasisServer } from '../index.js';
@@ -20,10 +20,29 @@ import type { StasisServer } from '../index.js';
 export const STASIS_EVENT = 'stasis';
 
 export interface StasisMiddlewareOptions {
+  /**
+   * Your Socket.IO server: Stasis sets the browser's binding cookie on its first handshake (engine.io's
+   * `initial_headers`), so a blob pushed before the first hibernate (a drain, an idle pause) can resume.
+   */
+  io: Pick<Server, 'engine'>;
   /** Where the page put its session id. Default: `socket.handshake.auth.sid`, else the `sid` query parameter. */
   sid?(socket: Socket): unknown;
   /** The event Stasis's messages are emitted on. Default `stasis`. */
   event?: string;
+}
+
+const cookieEngines = new WeakSet<object>();
+
+/** The first request of each engine.io connection (polling or WebSocket) answers with the binding cookie. */
+function setCookieOnHandshake(engine: Server['engine'], stasis: StasisServer<unknown>): void {
+  if (cookieEngines.has(engine)) return;
+  cookieEngines.add(engine);
+  engine.on('initial_headers', (headers: Record<string, string | string[]>, request: Parameters<StasisServer['bindingCookie']>[0]) => {
+    const cookie = stasis.bindingCookie(request);
+    if (!cookie) return;
+    const existing = headers['set-cookie']; // engine.io's own `cookie` option may have set one
+    headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [existing]), cookie];
+  });
 }
 
 /** `socket.data.stasis` after the middleware ran. */
@@ -45,8 +64,10 @@ export interface StasisConnectError extends Error {
  */
 export function stasisMiddleware<A>(
   stasis: StasisServer<A>,
-  options: StasisMiddlewareOptions = {},
+  options: StasisMiddlewareOptions,
 ): (socket: Socket, next: (error?: Error) => void) => void {
+  if (!options?.io?.engine) throw new TypeError('stasisMiddleware(stasis, { io }) needs your Socket.IO server, to set the binding cookie on the handshake.');
+  setCookieOnHandshake(options.io.engine, stasis);
   const event = options.event ?? STASIS_EVENT;
   const readSid = options.sid ?? ((socket: Socket) => (socket.handshake.auth as { sid?: unknown } | undefined)?.sid ?? socket.handshake.query.sid);
   return (socket, next) => {

@@ -10,10 +10,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { closeFor, issueBinding, type StasisConnection } from '../channel/connection.js';
+import { closeFor, type StasisConnection } from '../channel/connection.js';
 import { StasisError } from '../errors.js';
 import type { StasisServer } from '../index.js';
-import { bindingCookieHeader } from '../transport/binding-cookie.js';
 
 export interface WithStasisOptions {
   /** Where the page put its session id. Default: the `sid` query parameter of the upgrade URL. */
@@ -36,11 +35,10 @@ export function withStasis<A>(
   onConnection: StasisConnectionListener<A>,
   options: WithStasisOptions = {},
 ): () => void {
-  const cookieName = stasis.config.cookieName;
   const readSid = options.sid ?? ((request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').searchParams.get('sid'));
   const onHeaders = (headers: string[], request: IncomingMessage) => {
-    const binding = issueBinding(request, cookieName);
-    if (binding.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(request, cookieName, binding.secret, stasis.config.trustProxy)}`);
+    const cookie = stasis.bindingCookie(request);
+    if (cookie) headers.push(`Set-Cookie: ${cookie}`);
   };
   const onSocket = (socket: WebSocket, request: IncomingMessage) => {
     socket.pause();

@@ -4,7 +4,8 @@ import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { AppHandlers, LiveChannel, SessionContext } from '../session/session.js';
 import type { SessionManager } from '../session/session-manager.js';
-import { newBindingSecret, readBindingCookie } from '../transport/binding-cookie.js';
+import type { Logger } from '../logger.js';
+import { bindingCookieHeader, newBindingSecret, readBindingCookie } from '../transport/binding-cookie.js';
 
 /**
  * A socket the app already owns (a `ws` WebSocket, a Socket.IO socket, anything that carries text), as
@@ -77,11 +78,25 @@ function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string
   return readBindingCookie(request as IncomingMessage, cookieName) ?? issued.get(request);
 }
 
+/**
+ * The Set-Cookie header value a handshake answer (a 101, a Socket.IO handshake) should carry so the browser
+ * holds its binding cookie from its first connection; undefined when the request already has one. A session
+ * whose browser never got the cookie cannot be resumed from a blob the server pushes (drain, idle,
+ * checkpoint) before its first hibernate.
+ */
+export function bindingSetCookie(request: IncomingMessage, config: ResolvedConfig): string | undefined {
+  const binding = issueBinding(request, config.cookieName);
+  return binding.fresh ? bindingCookieHeader(request, config.cookieName, binding.secret, config.trustProxy) : undefined;
+}
+
+let warnedUnbound = false;
+
 /** Binds a session to an app-owned socket: the one code path of the built-in channel and the adapters. */
 export async function connectChannel<A>(
   manager: SessionManager,
   config: ResolvedConfig,
   { sid, request, socket }: ConnectChannelOptions,
+  logger?: Logger,
 ): Promise<StasisConnection<A>> {
   if (!isSid(sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters (Stasis.sid).');
   const channel: LiveChannel = {
@@ -90,7 +105,15 @@ export async function connectChannel<A>(
     terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
-  const session = await manager.connect(sid, channel, bindingOf(request, config.cookieName));
+  const binding = bindingOf(request, config.cookieName);
+  if (!binding && !warnedUnbound) {
+    warnedUnbound = true;
+    logger?.warn(
+      'A live channel connected without the binding cookie: a blob pushed to it (drain, idle, checkpoint) before its first ' +
+        'hibernate cannot resume. Send stasis.bindingCookie(request) with your handshake answer (the adapters do).',
+    );
+  }
+  const session = await manager.connect(sid, channel, binding);
   let closed = false;
   return {
     sid,

@@ -6,8 +6,7 @@ import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../session/session-manager.js';
-import { issueBinding, closeFor, connectChannel, type StasisConnection } from '../channel/connection.js';
-import { bindingCookieHeader } from './binding-cookie.js';
+import { bindingSetCookie, closeFor, connectChannel, type StasisConnection } from '../channel/connection.js';
 import { isOriginAllowed } from './origin-policy.js';
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -28,8 +27,8 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
   if (wss) {
     // A browser gets its binding cookie with its first live channel, so its sessions can be counted and capped.
     wss.on('headers', (headers, req) => {
-      const binding = issueBinding(req, config.cookieName);
-      if (binding.fresh) headers.push(`Set-Cookie: ${bindingCookieHeader(req, config.cookieName, binding.secret, config.trustProxy)}`);
+      const cookie = bindingSetCookie(req, config);
+      if (cookie) headers.push(`Set-Cookie: ${cookie}`);
     });
     const alive = new WeakSet<WebSocket>();
     heartbeat = setInterval(() => {

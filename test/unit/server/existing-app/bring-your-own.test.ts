@@ -157,7 +157,7 @@ describe('ws adapter: withStasis(wss, stasis, onConnection)', () => {
   });
 });
 
-describe('Socket.IO adapter: io.use(stasisMiddleware(stasis))', () => {
+describe('Socket.IO adapter: io.use(stasisMiddleware(stasis, { io }))', () => {
   interface IoPage {
     client: ClientSocket;
     hello: Promise<{ count: number; gen: number; restored: boolean }>;
@@ -173,7 +173,12 @@ describe('Socket.IO adapter: io.use(stasisMiddleware(stasis))', () => {
     const server = endpoints(stasis);
     const io = new SocketIOServer(server);
     onCleanup(() => io.close());
-    io.use(stasisMiddleware(stasis));
+    io.use(stasisMiddleware(stasis, { io }));
+    // What the handshake answers carried (engine.io's `headers` follows `initial_headers` with the same object).
+    const issued: string[] = [];
+    io.engine.on('headers', (headers: Record<string, unknown>) => {
+      if (headers['set-cookie'] !== undefined) issued.push(String(headers['set-cookie']));
+    });
     const seen: Array<StasisConnection<CountApp>> = [];
     io.on('connection', (socket: ServerSocket) => {
       const { stasis: connection } = socket.data as StasisSocketData<CountApp>;
@@ -198,7 +203,7 @@ describe('Socket.IO adapter: io.use(stasisMiddleware(stasis))', () => {
         connectError: new Promise((resolve) => client.once('connect_error', (error) => resolve(error as never))),
       };
     };
-    return { stasis, at, seen, page };
+    return { stasis, at, seen, page, issued };
   }
 
   it('binds the session before `connection`; hibernate disconnects the socket; after resume the value is back at gen 2', async () => {
@@ -223,26 +228,36 @@ describe('Socket.IO adapter: io.use(stasisMiddleware(stasis))', () => {
     expect(seen[1]!.session.gen).toBe(2);
   });
 
-  it('a browser without the binding cookie yet: the first hibernate issues it and binds the blob to it', async () => {
-    const { at, page } = await setup();
+  it('a browser without the binding cookie: the handshake answer sets it, so a blob drained before any hibernate resumes', async () => {
+    const keys = generateKeySpec('byo-cookie');
+    const { stasis, page, issued } = await setup(keys);
     const sid = newSid();
     const tab = page(sid, 'theme=dark'); // some cookie, not Stasis's
     expect(await within(tab.hello, 3000, 'hello')).toMatchObject({ gen: 1 });
     await tab.client.timeout(2000).emitWithAck('inc');
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toMatch(/^stasis_bid=[A-Za-z0-9_-]{32}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+    const cookie = issued[0]!.split(';')[0]!;
 
-    const answer = await postJson(at.base, '/stasis/hibernate', { sid });
-    expect(answer).toMatchObject({ status: 200, json: { outcome: 'ok', sid, gen: 1 } });
-    const setCookie = answer.headers.get('set-cookie') ?? '';
-    expect(setCookie).toMatch(/^stasis_bid=[A-Za-z0-9_-]{32}; /);
-    const cookie = setCookie.split(';')[0]!;
+    // A deploy before the page ever hibernated: the pushed blob is bound to the cookie the handshake set.
+    expect(await within(stasis.drain(3000), 4000, 'drain')).toMatchObject({ sessions: 1, pushed: 1, failed: 0 });
     expect(await within(tab.disconnected, 3000, 'disconnect')).toBe('io server disconnect');
+    const blob = (tab.pushes[0] as { blob: string }).blob;
 
-    const blob = answer.json.blob as string;
-    // Bound to the cookie just issued: another browser (no cookie, or another one) cannot resume it.
-    expect(await postJson(at.base, '/stasis/resume', { sid, blob }, { cookie: bindingCookie() })).toMatchObject({ status: 403, json: { outcome: 'wrong-binding' } });
-    await resume(at, sid, blob, cookie);
-    const back = page(sid, cookie);
+    const next = await setup(keys); // the next instance, same keys
+    expect(await postJson(next.at.base, '/stasis/resume', { sid, blob }, { cookie: bindingCookie() })).toMatchObject({
+      status: 403,
+      json: { outcome: 'wrong-binding' },
+    });
+    await resume(next.at, sid, blob, cookie);
+    const back = next.page(sid, cookie);
     expect(await within(back.hello, 3000, 'hello again')).toStrictEqual({ count: 1, gen: 2, restored: true });
+    expect(next.issued).toHaveLength(0); // the browser has its cookie now: nothing new is issued
+  });
+
+  it('needs { io }: the binding cookie cannot be set on the handshake without it', async () => {
+    const stasis = await start();
+    expect(() => stasisMiddleware(stasis, undefined as never)).toThrow(/needs your Socket.IO server/);
   });
 
   it('drain emits a `stasis` event carrying the pushed blob, then disconnects', async () => {
