@@ -13,9 +13,12 @@ import { DEFAULT_ENDPOINT, isFinal, isPushedBlob, type Outcome, type PushedBlob 
 import type { CustodyApi, HibernateResult, ResumeResult } from './protocol/custody.js';
 import { SessionIdStore, newSessionId } from './session-id.js';
 import { TabClaim } from './tab-claim.js';
+
+/** A page that started leaving but is still here after this long (a cancelled navigation, a download) takes its claim back. */
+const NAVIGATION_GRACE_MS = 3000;
 import { requestFailover } from './failover.js';
 import type { FailoverAnswer, FailoverKind } from './protocol/index.js';
-import { watchIdle } from './idle.js';
+import { INPUT_EVENTS, watchIdle } from './idle.js';
 
 export interface StasisOptions {
   /** Where the server's Stasis endpoints are mounted. Default "/stasis". */
@@ -74,6 +77,9 @@ export class StasisClient extends EventTarget {
   #retryCount = 0;
   #resuming = false;
   #stop: Array<() => void> = [];
+  /** Settles once a parked claim is back (a page restored from the back/forward cache); resumes wait for it. */
+  #reclaiming: Promise<unknown> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #firstReady: Promise<StasisStatus>;
   #resolveFirstReady!: (status: StasisStatus) => void;
 
@@ -108,7 +114,7 @@ export class StasisClient extends EventTarget {
       sid: this.#sid,
       gen: this.#gen,
       custody: this.#custodyKind,
-      online: typeof navigator === 'undefined' ? true : navigator.onLine,
+      online: globalThis.navigator?.onLine ?? true,
       lastOutcome: this.#lastOutcome,
       lastMessage: this.#lastMessage,
       idle: this.#idle,
@@ -143,6 +149,12 @@ export class StasisClient extends EventTarget {
           }),
         );
       }
+      // Leaving: park the tab claim so Firefox can keep the page in its back/forward cache (see TabClaim).
+      const leaving = () => {
+        if (this.#claim.park()) this.#graceTimer = setTimeout(() => this.#unpark(), NAVIGATION_GRACE_MS);
+      };
+      addEventListener('beforeunload', leaving);
+      this.#stop.push(() => removeEventListener('beforeunload', leaving));
       const visible = document.visibilityState === 'visible';
       this.#onSignal({ signal: 'load', persisted: false, visible });
       if (!visible) this.#intent = 'away'; // loaded in the background: resume when first shown
@@ -169,7 +181,7 @@ export class StasisClient extends EventTarget {
    */
   async adopt(sid: string): Promise<boolean> {
     await this.#boot();
-    if (!(await this.#claim.claim(sid))) return false;
+    if (!(await this.#claim.adopt(sid))) return false;
     this.#sid = this.#ids.set(sid);
     this.#gen = undefined;
     this.#startReason = 'adopted';
@@ -205,7 +217,7 @@ export class StasisClient extends EventTarget {
     if (closed?.reason === 'stasis:wrong-binding' && this.#state === 'live') {
       // The server holds this sid for another binding cookie (this browser's is gone): start over.
       await this.#boot();
-      await this.#startOver('wrong-binding', 'The session belongs to another browser cookie.');
+      await this.#startOver('wrong-binding', undefined); // the code says it all: another browser's cookie holds the sid
       return this.status;
     }
     if (this.#state !== 'live' || this.#intent !== 'here' || this.#resuming) return this.status;
@@ -251,12 +263,11 @@ export class StasisClient extends EventTarget {
   }
 
   #resumeOnNextInput(): void {
-    const events = ['pointerdown', 'keydown', 'touchstart', 'wheel'] as const;
     const once = () => {
-      for (const type of events) removeEventListener(type, once, { capture: true });
+      for (const type of INPUT_EVENTS) removeEventListener(type, once, { capture: true });
       if (document.visibilityState === 'visible') this.#onActive();
     };
-    for (const type of events) addEventListener(type, once, { capture: true, passive: true });
+    for (const type of INPUT_EVENTS) addEventListener(type, once, { capture: true, passive: true });
   }
 
   /** Developer helpers: run a real cycle from the console, whatever the page's visibility. */
@@ -280,9 +291,13 @@ export class StasisClient extends EventTarget {
   };
 
   #onSignal(context: SignalContext): void {
-    // A held Web Lock does not keep a page out of the back/forward cache, and keeping it there stops another
-    // tab from adopting this tab's blob while it waits in the cache.
-    if (context.signal === 'pageshow' && context.persisted) this.#resuming = false; // an abandoned call never answers
+    // The tab claim is parked while the page may sit in the back/forward cache (see TabClaim): taken back when
+    // it returns, left for adoption when the page unloads for good.
+    if (context.signal === 'pageshow' && context.persisted) {
+      this.#resuming = false; // an abandoned call never answers
+      this.#unpark();
+    }
+    if (context.signal === 'pagehide' && !context.persisted) this.#claim.leave();
     if (context.signal === 'offline' || context.signal === 'online') this.#setState(this.#state); // banner text
     if (context.signal === 'online' && this.#state === 'pending') void this.#retryPending();
     const action = this.#options.policy(context);
@@ -348,8 +363,7 @@ export class StasisClient extends EventTarget {
         this.#sid = own;
       } else {
         if (own) this.#startReason = 'duplicate'; // the original tab still holds it: start our own session
-        this.#sid = this.#ids.renew();
-        await this.#claim.claim(this.#sid);
+        await this.#newSid();
         if (!own) await this.#recoverOrphan(choice.api);
       }
       return choice.api;
@@ -367,7 +381,7 @@ export class StasisClient extends EventTarget {
         this.#emit('orphan', 'none', { orphan: { sid: orphan.sid, gen: orphan.gen, storedAt: orphan.storedAt } });
         return;
       }
-      if (await this.#claim.claim(orphan.sid)) {
+      if (await this.#claim.adopt(orphan.sid)) {
         this.#sid = this.#ids.set(orphan.sid);
         this.#startReason = 'adopted';
         return;
@@ -444,8 +458,19 @@ export class StasisClient extends EventTarget {
     }
   }
 
+  /** Takes a parked claim back; if another tab has the sid by now, this page goes on under a new one. */
+  #unpark(): void {
+    clearTimeout(this.#graceTimer);
+    this.#reclaiming = this.#claim.unpark().then((ours) => {
+      if (ours) return;
+      this.#startReason = 'duplicate';
+      return this.#newSid();
+    });
+  }
+
   async #resumeOnce(): Promise<void> {
     clearTimeout(this.#retryTimer);
+    await this.#reclaiming;
     const api = await this.#boot();
     const sid = this.#sid;
     const stored =
@@ -486,11 +511,16 @@ export class StasisClient extends EventTarget {
   }
 
   /** The session is gone for good: start a new one under a new id, so no two tabs ever share one. */
-  async #startOver(outcome: Outcome, message: string | undefined, quiet?: true): Promise<void> {
-    this.#paused = undefined;
+  /** A session id of this tab's own, never used before. */
+  async #newSid(): Promise<void> {
     this.#sid = this.#ids.renew();
     this.#gen = undefined;
     await this.#claim.claim(this.#sid);
+  }
+
+  async #startOver(outcome: Outcome, message: string | undefined, quiet?: true): Promise<void> {
+    this.#paused = undefined;
+    await this.#newSid();
     this.#setState('live');
     const graceful = outcome === 'schema-reset' || quiet === true;
     this.#emit(graceful ? 'reset' : 'failed', outcome, { phase: 'resume', message, ...(quiet ? { quiet } : {}) });

@@ -2,7 +2,8 @@
  * Reports when a visible page has had no input for `idleMs`, and the first input after that. Input
  * listeners are passive and only record a timestamp; a coarse timer does the checking.
  */
-const INPUT_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'] as const;
+/** What counts as input: for the idle timer, and for resuming a session the server paused for idleness. */
+export const INPUT_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'] as const;
 
 /** `idle` returns whether it acted; if not (the page was busy resuming, say), it is asked again later. */
 export function watchIdle(idleMs: number, on: { idle: () => boolean; active: () => void }, target: Window = window): () => void {

@@ -176,6 +176,15 @@ for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset',
   Stasis.on(type, logEvent);
 }
 Stasis.on('statuschange', renderStatus);
+// Firefox keeps a page with an open WebSocket out of the back/forward cache, and decides before `pagehide`:
+// close the socket when the page starts leaving (Stasis hibernates the session on `pagehide` anyway). If the
+// page is still here a moment later (a cancelled navigation, a download), reconnect.
+addEventListener('beforeunload', () => {
+  const leaving = socket;
+  socket = undefined; // its close is expected: no reconnect from onclose
+  leaving?.close(1000, 'leaving');
+  setTimeout(() => document.visibilityState === 'visible' && Stasis.status.state === 'live' && connect(), 3000);
+});
 Stasis.on('ready', () => {
   connect();
   flush(); // the same socket may still be open (a stale blob went back to the live session)

@@ -21,8 +21,8 @@ export async function openCustody(
   timeoutMs: number,
   loadPageCustody: () => Promise<typeof import('./page-custody.js')>,
 ): Promise<CustodyChoice> {
-  let fallbackReason = 'no service worker URL configured';
-  if (serviceWorkerUrl && typeof navigator !== 'undefined' && 'serviceWorker' in navigator) {
+  let fallbackReason = 'service worker off';
+  if (serviceWorkerUrl && globalThis.navigator?.serviceWorker) {
     try {
       // The worker only keeps blobs, which needs no control of any page: its default scope (its own folder,
       // /stasis/ when the server serves it) leaves the site's own service worker alone. An offline app shell
@@ -33,12 +33,12 @@ export async function openCustody(
         const custody = serviceWorkerCustody(active, timeoutMs);
         return { api: custody, kind: 'service-worker', abandon: () => custody.abandon() };
       }
-      fallbackReason = 'the service worker did not activate in time';
+      fallbackReason = 'service worker not active in time';
     } catch (error) {
-      fallbackReason = `the service worker could not be registered (${(error as Error)?.message ?? error})`;
+      fallbackReason = `service worker not registered (${(error as Error)?.message ?? error})`;
     }
   } else if (serviceWorkerUrl) {
-    fallbackReason = 'this browser offers no service worker here';
+    fallbackReason = 'no service worker here';
   }
   const page = await (await loadPageCustody()).openPageCustody();
   return { api: page.api, kind: page.kind, fallbackReason: page.problem ? `${fallbackReason}; ${page.problem}` : fallbackReason };
