@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: bootstrap, type-check, unit tests (vitest), then the e2e suite (Playwright + real Chromium).
+# `npm test`: bootstrap, type-check, unit tests (vitest), then the e2e suites: Chromium, and the engine suite
+# in Firefox and WebKit (Playwright as the runner; see playwright.config.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh
+bash scripts/ensure-engines.sh
 bash scripts/ensure-services.sh
 echo "[stasis] packing Stasis and installing the examples from the tarball…"
 bash scripts/examples.sh
@@ -17,10 +19,11 @@ mkdir -p "$reports"
 echo "[stasis] unit tests (vitest)…"
 npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
 
-echo "[stasis] end-to-end tests (Playwright, Chromium)…"
+echo "[stasis] end-to-end tests (Chromium; Firefox and WebKit engine suite)…"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx --no-install playwright test --reporter=list,json
 
 echo "[stasis] benchmark harness smoke run (tiny counts; numbers not meaningful)…"
 node dist/bench/run.js --smoke > "$reports/bench-smoke.txt"
 
+node scripts/support-matrix.mjs "$reports" > "$reports/support-matrix.md"
 node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"

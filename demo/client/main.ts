@@ -176,15 +176,22 @@ for (const type of ['hibernating', 'hibernated', 'resuming', 'resumed', 'reset',
   Stasis.on(type, logEvent);
 }
 Stasis.on('statuschange', renderStatus);
-// Firefox keeps a page with an open WebSocket out of the back/forward cache, and decides before `pagehide`:
-// close the socket when the page starts leaving (Stasis hibernates the session on `pagehide` anyway). If the
-// page is still here a moment later (a cancelled navigation, a download), reconnect.
-addEventListener('beforeunload', () => {
-  const leaving = socket;
+/** Closes the live channel without reconnecting; the session stays live on the server (retention window). */
+function closeSocket(): void {
+  const closing = socket;
   socket = undefined; // its close is expected: no reconnect from onclose
-  leaving?.close(1000, 'leaving');
+  closing?.close(1000, 'leaving');
+  setConnection('closed');
+}
+// Firefox keeps any page with a WebSocket (even one closing) out of its back/forward cache; Stasis itself does
+// not block it (its tab claim is parked on `beforeunload`). Closing on `beforeunload` is too late for Firefox
+// but frees the server at once; a page still here a moment later (a cancelled navigation) reconnects.
+addEventListener('beforeunload', () => {
+  closeSocket();
   setTimeout(() => document.visibilityState === 'visible' && Stasis.status.state === 'live' && connect(), 3000);
 });
+// For the engine suite: shows that a Stasis page with a live session, and no socket of the app's, is cached.
+(window as unknown as { demo: unknown }).demo = { closeSocket };
 Stasis.on('ready', () => {
   connect();
   flush(); // the same socket may still be open (a stale blob went back to the live session)

@@ -6,9 +6,12 @@
  */
 import { expect, test } from './support/fixtures.js';
 import { expectSameState, openFilledCheckout, readDemo, sidOf, waitForLive } from './support/demo.js';
+import { probeCapabilities, recordMeasured } from '../support/measured.js';
 
 test('leaving for another page hibernates; Back restores the page from the bfcache and resumes the session', async ({ server, cdp }) => {
   const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
+  const version = (await cdp.send<{ product: string }>('Browser.getVersion')).product.replace(/^[^/]*\//, '');
+  await recordMeasured('chromium', version, { capabilities: await tab.evaluate(probeCapabilities) });
   await tab.evaluate(() => ((window as any).__sameDocument = true)); // survives only if the document itself comes back
   const notRestored: string[] = [];
   cdp.on((method, params) => method === 'Page.backForwardCacheNotUsed' && notRestored.push(JSON.stringify(params.notRestoredExplanations)));
@@ -24,4 +27,5 @@ test('leaving for another page hibernates; Back restores the page from the bfcac
   expect(await sidOf(tab)).toBe(sid);
   expectSameState(await readDemo(tab), before);
   expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 2 });
+  await recordMeasured('chromium', version, { bfcache: true });
 });
