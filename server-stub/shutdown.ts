@@ -3,7 +3,6 @@ import type { StasisServer } from './index.js';
 /** Something that stops accepting connections: a node:http / https Server, `fastify.server`, … */
 export interface ClosableServer {
   close(callback?: (error?: Error) => void): unknown;
-  closeAllConnections?(): void;
 }
 
 export interface DrainOnSignalsOptions {
@@ -58,10 +57,8 @@ export function drainOnSignals(stasis: StasisServer<unknown> | Promise<StasisSer
         server.close(),
         ...(options.servers ?? []).map(
           (http) =>
-            new Promise<void>((resolve) => {
-              http.close(() => resolve());
-              http.closeAllConnections?.();
-            }),
+            // Not closeAllConnections: an answer still on its way (a hibernate's blob) must get out first.
+            new Promise<void>((resolve) => http.close(() => resolve())),
         ),
       ]);
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);

@@ -22,10 +22,7 @@ const log = (event) => seen.events.push(event);
 addEventListener('pageshow', (e) => log('pageshow:' + e.persisted));
 addEventListener('pagehide', (e) => {
   log('pagehide:' + e.persisted);
-  if (!window.tabName) return;
-  navigator.sendBeacon('/bye?kind=beacon&tab=' + window.tabName);
-  fetch('/bye?kind=keepalive&tab=' + window.tabName, { method: 'POST', keepalive: true });
-  try { const x = new XMLHttpRequest(); x.open('POST', '/bye?kind=sync&tab=' + window.tabName, false); x.send(); } catch (e) { navigator.sendBeacon('/bye?kind=syncerr&tab=' + window.tabName + '&e=' + e.name); }
+  if (window.tabName) navigator.sendBeacon('/bye?tab=' + window.tabName);
 });
 addEventListener('online', () => log('online'));
 addEventListener('offline', () => log('offline'));
@@ -44,7 +41,6 @@ let site: Server;
 let base = '';
 /** Tabs whose page said goodbye (a beacon sent on pagehide). */
 const byes: string[] = [];
-const reqlog: string[] = [];
 let firefox: FirefoxBrowser | undefined;
 const timings: Record<string, number> = {};
 const facts: Record<string, unknown> = {};
@@ -62,7 +58,7 @@ const lastPageshow = async (tab: EngineTab) => (await seen(tab)).events.filter((
 test.beforeAll(async ({}, info) => {
   test.skip(info.project.name !== 'firefox', 'Firefox engine suite');
   site = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname; reqlog.push(`${Date.now() % 100000} ${req.method} ${req.url}`);
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/sw.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(WORKER);
     else if (path === '/bye') byes.push(new URL(req.url!, base).searchParams.get('tab')!), res.writeHead(204).end();
     else if (path === '/ping') res.writeHead(200, { 'cache-control': 'no-store' }).end('pong');
@@ -200,13 +196,26 @@ test('setOffline cuts pages and service workers alike, and setOffline(false) res
 
 test('close() on a tab closes just that tab: its page goes away, the other stays', async () => {
   const [first, second] = [await firefox!.newTab(`${base}/one`), await firefox!.newTab(`${base}/one`)];
-  await first.evaluate(() => void ((window as any).tabName = 'first'));
-  const before = await first.evaluate(() => JSON.stringify([document.visibilityState, (window as any).seen.events, (window as any).tabName, performance.now()]));
+  // Opened only here: an open BroadcastChannel keeps a page out of the bfcache. It also keeps this check
+  // reliable: without one, about 1 close in 3 left no trace of pagehide here (no beacon, sync XHR or cookie).
+  await second.evaluate(() => {
+    const channel = ((window as any).channel = new BroadcastChannel('driver'));
+    channel.onmessage = (e) => ((window as any).heard = e.data);
+  });
+  await first.evaluate(() => {
+    (window as any).tabName = 'first';
+    const channel = new BroadcastChannel('driver');
+    addEventListener('pagehide', () => channel.postMessage('pagehide'));
+  });
   await timed('tabClose', () => first.close());
-  const t0 = Date.now() % 100000;
-  try { await expect.poll(() => byes, { timeout: 5000 }).toContain('first'); console.log('OK', before); } catch (e) { console.log('FAIL at', t0, before, reqlog.slice(-3)); throw e; }
+  await second.waitFor(() => (window as any).heard === 'pagehide', [], 5000, "the closed page's pagehide");
   await expect(first.evaluate(() => 1)).rejects.toThrow();
   expect(await second.evaluate(() => [location.pathname, document.visibilityState])).toEqual(['/one', 'visible']);
+  // Its pagehide beacon: measured, not required (Firefox lost it in about 1 close in 4 here).
+  facts.beaconFromClosedTab = await expect
+    .poll(() => byes, { timeout: 2000 })
+    .toContain('first')
+    .then(() => true, () => false);
   await second.close();
 });
 

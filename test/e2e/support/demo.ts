@@ -6,6 +6,11 @@ export interface Evaluator {
   evaluate<T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A): Promise<T>;
 }
 
+/** A page a test can run and poll scripts in: a raw-CDP Tab, or another engine's EngineTab (test/engines). */
+export interface PageDriver extends Evaluator {
+  waitFor<A extends unknown[]>(fn: (...args: A) => unknown, args: A, timeoutMs?: number, what?: string): Promise<unknown>;
+}
+
 export function evaluator(page: Page): Evaluator {
   return {
     evaluate: <T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A) =>
@@ -30,7 +35,7 @@ export const TYPED = {
   note: 'Leave it with the neighbour — thanks!',
 };
 
-export async function waitForLive(tab: Tab, gen?: number): Promise<void> {
+export async function waitForLive(tab: PageDriver, gen?: number, timeoutMs = 15_000): Promise<void> {
   await tab
     .waitFor(
     (g) =>
@@ -38,7 +43,7 @@ export async function waitForLive(tab: Tab, gen?: number): Promise<void> {
       document.querySelector('#connection')?.textContent === 'connected' &&
       (g === null || document.querySelector('#session-gen')?.textContent === String(g)),
     [gen ?? null],
-      15_000,
+      timeoutMs,
       `demo live${gen ? ` with gen ${gen}` : ''}`,
     )
     .catch(async (error: Error) => {
@@ -51,7 +56,7 @@ export async function waitForLive(tab: Tab, gen?: number): Promise<void> {
     });
 }
 
-export async function waitForState(tab: Tab, state: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForState(tab: PageDriver, state: string, timeoutMs = 10_000): Promise<void> {
   await tab.waitFor((s) => (window as any).Stasis.status.state === s, [state], timeoutMs, `Stasis state ${state}`);
 }
 
@@ -68,7 +73,7 @@ export async function fillCheckout(tab: Tab): Promise<void> {
   await tab.waitFor((note) => document.querySelector('[data-review="note"]')?.textContent === note, [TYPED.note], 5000, 'server echo');
 }
 
-export function readDemo(tab: Tab): Promise<DemoState> {
+export function readDemo(tab: Evaluator): Promise<DemoState> {
   return tab.evaluate(() => {
     const text = (s: string) => document.querySelector(s)?.textContent ?? '';
     const cart: Record<string, string> = {};
@@ -81,7 +86,7 @@ export function readDemo(tab: Tab): Promise<DemoState> {
   });
 }
 
-export function sidOf(tab: Tab): Promise<string> {
+export function sidOf(tab: Evaluator): Promise<string> {
   return tab.evaluate(() => (window as any).Stasis.sid as string);
 }
 

@@ -34,71 +34,36 @@ type EvaluateResult =
 
 /** On top of puppeteer's defaults (@puppeteer/browsers): nothing may leave loopback. */
 const PREFS: Record<string, string | number | boolean> = {
-  // Remote settings (blocklists, Nimbus/Normandy recipes): only honoured with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1
-  // on a release build; the data: URL makes it skip all remote activity.
-  'services.settings.server': 'data:,#remote-settings-dummy/v1',
-  'app.normandy.enabled': false,
-  'app.shield.optoutstudies.enabled': false,
-  'messaging-system.rsexperimentloader.enabled': false,
-  'nimbus.rsexperimentloader.enabled': false,
-  'app.update.auto': false,
-  'app.update.enabled': false,
-  'app.update.service.enabled': false,
-  'app.update.staging.enabled': false,
-  'toolkit.telemetry.enabled': false,
-  'toolkit.telemetry.unified': false,
-  'toolkit.telemetry.archive.enabled': false,
-  'toolkit.telemetry.server': 'data:,',
-  'toolkit.telemetry.shutdownPingSender.enabled': false,
-  'toolkit.telemetry.firstShutdownPing.enabled': false,
-  'toolkit.telemetry.newProfilePing.enabled': false,
-  'toolkit.telemetry.updatePing.enabled': false,
-  'toolkit.telemetry.bhrPing.enabled': false,
-  'toolkit.coverage.opt-out': true,
-  'datareporting.usage.uploadEnabled': false,
-  'datareporting.healthreport.documentServerURI': 'data:,',
-  'network.captive-portal-service.enabled': false,
-  'captivedetect.canonicalURL': '',
-  'network.connectivity-service.enabled': false,
-  'network.trr.mode': 5,
-  'network.dns.disablePrefetch': true,
-  'network.prefetch-next': false,
-  'network.predictor.enabled': false,
-  'browser.safebrowsing.downloads.remote.enabled': false,
-  'browser.safebrowsing.provider.google4.updateURL': '',
-  'browser.safebrowsing.provider.google4.gethashURL': '',
-  'browser.safebrowsing.provider.google.updateURL': '',
-  'browser.safebrowsing.provider.google.gethashURL': '',
-  'browser.safebrowsing.provider.mozilla.updateURL': '',
-  'browser.safebrowsing.provider.mozilla.gethashURL': '',
-  'extensions.systemAddon.update.enabled': false,
-  'extensions.getAddons.discovery.api_url': 'data:,',
-  'extensions.webservice.discoverURL': 'data:,',
-  'extensions.blocklist.enabled': false,
-  'browser.region.network.url': '',
-  'browser.region.update.enabled': false,
-  'geo.provider.network.url': '',
-  'browser.search.geoip.url': '',
+  // Remote settings (blocklists, Nimbus recipes…): a release build honours this only with
+  // MOZ_DISABLE_NONLOCAL_CONNECTIONS=1, and the data: URL makes it skip all remote activity. Then Normandy,
+  // updates, telemetry, captive portal, DNS-over-HTTPS, safebrowsing, add-ons, region, push, OCSP, crashes.
+  'services.settings.server': 'data:,#remote-settings-dummy/v1', 'app.normandy.enabled': false,
+  'app.shield.optoutstudies.enabled': false, 'messaging-system.rsexperimentloader.enabled': false,
+  'nimbus.rsexperimentloader.enabled': false, 'app.update.auto': false, 'app.update.enabled': false,
+  'app.update.service.enabled': false, 'app.update.staging.enabled': false, 'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false, 'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.server': 'data:,', 'toolkit.telemetry.shutdownPingSender.enabled': false,
+  'toolkit.telemetry.firstShutdownPing.enabled': false, 'toolkit.telemetry.newProfilePing.enabled': false,
+  'toolkit.telemetry.updatePing.enabled': false, 'toolkit.telemetry.bhrPing.enabled': false,
+  'toolkit.coverage.opt-out': true, 'datareporting.usage.uploadEnabled': false,
+  'datareporting.healthreport.documentServerURI': 'data:,', 'network.captive-portal-service.enabled': false,
+  'captivedetect.canonicalURL': '', 'network.connectivity-service.enabled': false, 'network.trr.mode': 5,
+  'network.dns.disablePrefetch': true, 'network.prefetch-next': false, 'network.predictor.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false, 'browser.safebrowsing.provider.google4.updateURL': '',
+  'browser.safebrowsing.provider.google4.gethashURL': '', 'browser.safebrowsing.provider.google.updateURL': '',
+  'browser.safebrowsing.provider.google.gethashURL': '', 'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'browser.safebrowsing.provider.mozilla.gethashURL': '', 'extensions.systemAddon.update.enabled': false,
+  'extensions.getAddons.discovery.api_url': 'data:,', 'extensions.webservice.discoverURL': 'data:,',
+  'extensions.blocklist.enabled': false, 'browser.region.network.url': '', 'browser.region.update.enabled': false,
+  'geo.provider.network.url': '', 'browser.search.geoip.url': '',
   'browser.newtabpage.activity-stream.telemetry': false,
-  'browser.newtabpage.activity-stream.feeds.telemetry': false,
-  'browser.topsites.contile.enabled': false,
-  'browser.discovery.enabled': false,
-  'browser.ml.enable': false,
-  'browser.translations.enable': false,
-  'browser.urlbar.merino.endpointURL': '',
-  'browser.aboutwelcome.enabled': false,
-  'browser.backup.enabled': false,
-  'termsofuse.bypassNotification': true,
-  'dom.push.connection.enabled': false,
-  'dom.push.serverURL': '',
-  'network.sntp.pools': '',
-  'identity.fxaccounts.enabled': false,
-  'security.OCSP.enabled': 0,
-  'security.remote_settings.crlite_filters.enabled': false,
-  'security.remote_settings.intermediates.enabled': false,
-  'media.gmp-gmpopenh264.enabled': false,
-  'media.gmp-widevinecdm.enabled': false,
-  'breakpad.reportURL': '',
+  'browser.newtabpage.activity-stream.feeds.telemetry': false, 'browser.topsites.contile.enabled': false,
+  'browser.discovery.enabled': false, 'browser.ml.enable': false, 'browser.translations.enable': false,
+  'browser.urlbar.merino.endpointURL': '', 'browser.aboutwelcome.enabled': false, 'browser.backup.enabled': false,
+  'termsofuse.bypassNotification': true, 'dom.push.connection.enabled': false, 'dom.push.serverURL': '',
+  'network.sntp.pools': '', 'identity.fxaccounts.enabled': false, 'security.OCSP.enabled': 0,
+  'security.remote_settings.crlite_filters.enabled': false, 'security.remote_settings.intermediates.enabled': false,
+  'media.gmp-gmpopenh264.enabled': false, 'media.gmp-widevinecdm.enabled': false, 'breakpad.reportURL': '',
   'browser.tabs.crashReporting.sendReport': false,
   // Work Offline must also refuse loopback, or setOffline could not cut the test servers.
   'network.disable-localhost-when-offline': true,
@@ -113,6 +78,14 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'tim
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
@@ -202,9 +175,7 @@ class FirefoxTab implements EngineTab {
   }
 
   async hide(): Promise<void> {
-    this.#helper ??= (
-      await this.send<{ context: string }>('browsingContext.create', { type: 'tab', referenceContext: this.context, background: true })
-    ).context;
+    this.#helper ??= await this.#createHelper();
     await this.send('browsingContext.activate', { context: this.#helper });
     await this.waitFor(() => document.visibilityState === 'hidden', [], 5000, 'the page to be hidden');
   }
@@ -214,12 +185,21 @@ class FirefoxTab implements EngineTab {
     await this.waitFor(() => document.visibilityState === 'visible', [], 5000, 'the page to be visible');
   }
 
-  /** Closes the page's tab (no beforeunload prompt), then its hidden helper tab, which closes the window. */
+  /** Closes the page's tab as a user does (no beforeunload prompt), then its helper tab if any. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.send('browsingContext.close', { context: this.context, promptUnload: false });
     if (this.#helper) await this.send('browsingContext.close', { context: this.#helper }).catch(() => undefined);
+  }
+
+  async #createHelper(): Promise<string> {
+    const created = await this.send<{ context: string }>('browsingContext.create', {
+      type: 'tab',
+      referenceContext: this.context,
+      background: true,
+    });
+    return created.context;
   }
 }
 
@@ -270,20 +250,18 @@ export async function launchFirefoxBrowser(): Promise<FirefoxBrowser> {
     async close() {
       if (closed) return;
       closed = true;
-      if ((await withTimeout(browser.close(), 10_000)) === 'timeout') browser.process()?.kill('SIGKILL');
-      // The main process is gone; its forkserver children may linger a moment: give them 2 s, then kill.
-      for (let i = 0; (await processGroup(pid)).length > 0; i++) {
-        if (i === 40) {
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch {
-            // gone meanwhile
-          }
+      try {
+        const ended = await withTimeout(browser.close().catch(() => undefined), 10_000);
+        if (ended === 'timeout') browser.process()?.kill('SIGKILL');
+        // The main process is gone; its forkserver children may linger a moment: give them 2 s, then kill.
+        for (let i = 0; (await processGroup(pid)).length > 0; i++) {
+          if (i === 40) killGroup(pid);
+          if (i === 100) throw new Error(`Firefox processes left: ${(await processGroup(pid)).join(' ')}`);
+          await sleep(50);
         }
-        if (i > 100) throw new Error(`Firefox processes left: ${(await processGroup(pid)).join(' ')}`);
-        await sleep(50);
+      } finally {
+        await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
       }
-      await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   if (display !== undefined) {

@@ -1,34 +1,10 @@
 /** The demo checkout driven through any engine's EngineTab (clicks and typing are page events). */
 import { expect } from '@playwright/test';
-import { TYPED, type DemoState } from '../../e2e/support/demo.js';
+import { readDemo, sidOf, TYPED, waitForLive, waitForState, type DemoState } from '../../e2e/support/demo.js';
 import type { EngineBrowser, EngineTab } from './engine-browser.js';
 
-export { TYPED, readVault, writeVault, type DemoState } from '../../e2e/support/demo.js';
-
-export async function waitForLive(tab: EngineTab, gen?: number, timeoutMs = 15_000): Promise<void> {
-  await tab
-    .waitFor(
-      (g) =>
-        (window as any).Stasis?.status.state === 'live' &&
-        document.querySelector('#connection')?.textContent === 'connected' &&
-        (g === null || document.querySelector('#session-gen')?.textContent === String(g)),
-      [gen ?? null],
-      timeoutMs,
-      `demo live${gen ? ` with gen ${gen}` : ''}`,
-    )
-    .catch(async (error: Error) => {
-      const seen = await tab.evaluate(() => ({
-        status: (window as any).Stasis?.status,
-        connection: document.querySelector('#connection')?.textContent,
-        gen: document.querySelector('#session-gen')?.textContent,
-      }));
-      throw new Error(`${error.message}; page shows ${JSON.stringify(seen)}`);
-    });
-}
-
-export async function waitForState(tab: EngineTab, state: string, timeoutMs = 15_000): Promise<void> {
-  await tab.waitFor((s) => (window as any).Stasis?.status.state === s, [state], timeoutMs, `Stasis state ${state}`);
-}
+// The demo helpers of the Chromium suite take any page driver; the engine suite shares them.
+export { expectSameState, readDemo, readVault, sidOf, TYPED, waitForLive, waitForState, writeVault, type DemoState } from '../../e2e/support/demo.js';
 
 /** Fills the cart and every detail field through page events; waits until the server's view shows it all. */
 export async function fillCheckout(tab: EngineTab): Promise<void> {
@@ -51,29 +27,6 @@ export async function fillCheckout(tab: EngineTab): Promise<void> {
     }
   }, TYPED as Record<string, string>);
   await tab.waitFor((note) => document.querySelector('[data-review="note"]')?.textContent === note, [TYPED.note], 5000, 'server echo');
-}
-
-export function readDemo(tab: EngineTab): Promise<DemoState> {
-  return tab.evaluate(() => {
-    const text = (s: string) => document.querySelector(s)?.textContent ?? '';
-    const cart: Record<string, string> = {};
-    document.querySelectorAll<HTMLElement>('[data-qty]').forEach((el) => (cart[el.dataset.qty!] = el.textContent ?? ''));
-    const details: Record<string, string> = {};
-    document.querySelectorAll<HTMLInputElement>('#details-form [name]').forEach((el) => (details[el.name] = el.value));
-    const review: Record<string, string> = {};
-    document.querySelectorAll<HTMLElement>('[data-review]').forEach((el) => (review[el.dataset.review!] = el.textContent ?? ''));
-    return { step: document.body.dataset.step ?? '', cart, details, review, total: text('[data-total]') };
-  });
-}
-
-export function expectSameState(after: DemoState, before: DemoState): void {
-  expect(after).toEqual(before);
-  expect(after.cart).toMatchObject({ notebook: '1', pen: '2' });
-  expect(after.details).toEqual(TYPED);
-}
-
-export function sidOf(tab: EngineTab): Promise<string> {
-  return tab.evaluate(() => (window as any).Stasis.sid as string);
 }
 
 /** Records every Stasis event `type:code` in the page (window.__events), from now on. */
