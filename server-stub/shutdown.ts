@@ -53,15 +53,14 @@ export function drainOnSignals(stasis: StasisServer<unknown> | Promise<StasisSer
           `${report.failed ? `, ${report.failed} failed` : ''}${report.flushed ? '' : ' (timed out waiting for flushes)'} (${signal})`,
       );
       await options.onDrained?.(report);
-      const closed = Promise.all([
-        server.close(),
-        ...(options.servers ?? []).map(
-          (http) =>
-            // Not closeAllConnections: an answer still on its way (a hibernate's blob) must get out first.
-            new Promise<void>((resolve) => http.close(() => resolve())),
-        ),
-      ]);
+      // Stasis lets its channels and stores go in the background; the process waits only for the servers
+      // (their answers still on the way get out), at most SHUTDOWN_GRACE_MS.
+      const stopped = server.close().catch(() => undefined);
+      const closed = Promise.all(
+        (options.servers ?? []).map((http) => new Promise<void>((resolve) => http.close(() => resolve()))),
+      );
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
+      if (!exit) await stopped;
       if (exit) process.exit(0);
     })();
   };
