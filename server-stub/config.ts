@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Codec } from './codec/json-codec.js';
+import { readOptions } from './config-rules.js';
 import { StasisConfigError } from './errors.js';
 import type { KeyRing } from './envelope/key-ring.js';
 import type { Ledger } from './ledger.js';
@@ -10,7 +11,8 @@ import type { SessionStore } from './store/session-store.js';
 import { DEFAULT_ENDPOINT } from '../src/protocol/index.js';
 
 /**
- * Server options. Every setting also reads a `STASIS_*` environment variable; an explicit option wins.
+ * Server options. Every setting also reads a `STASIS_*` environment variable; an explicit option wins. Both are
+ * checked by the same rule (config-rules.ts); a wrong value or type, or an unknown key, throws StasisConfigError.
  * docs/protocol.md and the README list the same defaults.
  */
 export interface StasisServerOptions<A = AppHandlers | void> {
@@ -48,7 +50,7 @@ export interface StasisServerOptions<A = AppHandlers | void> {
    * Behind a reverse proxy you run: believe its X-Forwarded-Host (the request's own host, for the same-origin
    * check), the last X-Forwarded-For entry (the client address, for rate limits) and X-Forwarded-Proto
    * (`https` makes the binding cookie Secure). Only enable it when every request comes through that proxy.
-   * Env STASIS_TRUST_PROXY=1. Default false.
+   * Env STASIS_TRUST_PROXY=1 (or true, yes; 0, false, no: off; anything else is refused). Default false.
    */
   trustProxy?: boolean;
   /** Failed resumes allowed per browser (or address) per minute before HTTP 429. Env STASIS_RESUME_FAILURES_PER_MINUTE. Default 20. */
@@ -67,7 +69,7 @@ export interface StasisServerOptions<A = AppHandlers | void> {
    * package's own dist folder. `false`: not served (you serve them yourself).
    */
   assets?: string | false;
-  /** Hibernate sessions with no app event for this long (blob pushed to the page). Env STASIS_IDLE_SECONDS. Default 0: off. */
+  /** Hibernate sessions with no app event for this long (blob pushed to the page). Env STASIS_IDLE_SECONDS. Default: off (leave it unset; 0 is refused). */
   idleSeconds?: number;
   /**
    * Bearer token for GET {basePath}/metrics. Env STASIS_METRICS_TOKEN. Required when NODE_ENV=production
@@ -102,7 +104,7 @@ export interface StasisServerOptions<A = AppHandlers | void> {
   handoverTimeoutMs?: number;
   /**
    * Push a checkpoint blob to each live page at most this often, when its state changed, so an instance
-   * killed without a drain loses at most this window. Env STASIS_CHECKPOINT_SECONDS. Default 0: off.
+   * killed without a drain loses at most this window. Env STASIS_CHECKPOINT_SECONDS. Default: off (leave it unset; 0 is refused).
    */
   checkpointSeconds?: number;
   /**
@@ -178,92 +180,63 @@ export const DEFAULTS = {
   bailoutWindowSeconds: 60,
 } as const;
 
+/**
+ * Every option checked once, by the rule its environment variable follows (server-stub/config-rules.ts); a
+ * refused value throws a StasisConfigError naming the option (and the variable) with a stable `code`.
+ */
 export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
-  const maxBlobBytes = options.maxBlobBytes ?? int(env, 'STASIS_MAX_BLOB_BYTES', DEFAULTS.maxBlobBytes);
+  const o = readOptions(options, env);
+  const d = DEFAULTS;
+  const maxBlobBytes = o.maxBlobBytes ?? d.maxBlobBytes;
+  const storeTimeoutMs = o.storeTimeoutMs ?? d.storeTimeoutMs;
   const config: ResolvedConfig = {
-    audience: options.audience ?? env.STASIS_AUDIENCE ?? DEFAULTS.audience,
-    schema: options.schema ?? (env.STASIS_SCHEMA || undefined) ?? appVersion(env) ?? DEFAULTS.schema,
-    ttlSeconds: options.ttlSeconds ?? int(env, 'STASIS_TTL_SECONDS', DEFAULTS.ttlSeconds),
+    audience: o.audience ?? d.audience,
+    schema: o.schema ?? appVersion(env) ?? d.schema,
+    ttlSeconds: o.ttlSeconds ?? d.ttlSeconds,
     maxBlobBytes,
-    warnBlobBytes: options.warnBlobBytes ?? int(env, 'STASIS_WARN_BLOB_BYTES', DEFAULTS.warnBlobBytes),
+    warnBlobBytes: o.warnBlobBytes ?? d.warnBlobBytes,
     // A resume body is the blob plus a sid and JSON punctuation.
     maxBodyBytes: maxBlobBytes + 1024,
-    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs) ?? int(env, 'STASIS_BODY_TIMEOUT_MS', DEFAULTS.bodyTimeoutMs),
-    retentionMs: 1000 * (options.retentionSeconds ?? int(env, 'STASIS_RETENTION_SECONDS', DEFAULTS.retentionSeconds)),
-    basePath: (options.basePath ?? env.STASIS_BASE_PATH ?? DEFAULTS.basePath).replace(/\/+$/, ''),
-    cookieName: options.cookieName ?? env.STASIS_COOKIE ?? DEFAULTS.cookieName,
-    allowedOrigins: (options.allowedOrigins ?? (env.STASIS_ALLOWED_ORIGINS ?? '').split(',')).map((o) => o.trim()).filter(Boolean).map(origin),
-    trustProxy: options.trustProxy ?? /^(1|true|yes)$/i.test(env.STASIS_TRUST_PROXY ?? ''),
-    resumeFailuresPerMinute:
-      options.resumeFailuresPerMinute ?? int(env, 'STASIS_RESUME_FAILURES_PER_MINUTE', DEFAULTS.resumeFailuresPerMinute),
-    maxSessionsPerBrowser: options.maxSessionsPerBrowser ?? int(env, 'STASIS_MAX_SESSIONS_PER_BROWSER', DEFAULTS.maxSessionsPerBrowser),
-    drainTimeoutMs: options.drainTimeoutMs ?? int(env, 'STASIS_DRAIN_TIMEOUT_MS', DEFAULTS.drainTimeoutMs),
-    idleMs: 1000 * (options.idleSeconds ?? (env.STASIS_IDLE_SECONDS ? int(env, 'STASIS_IDLE_SECONDS', 0) : 0)),
-    metricsToken: options.metricsToken ?? (env.STASIS_METRICS_TOKEN || undefined),
-    redisUrl: options.redisUrl ?? (env.STASIS_REDIS_URL || undefined),
-    redisPrefix: options.redisPrefix ?? (env.STASIS_REDIS_PREFIX || DEFAULTS.redisPrefix),
-    stores: [],
-    memoryStore: {
-      maxEntries: options.memoryStoreMaxEntries ?? int(env, 'STASIS_MEMORY_STORE_MAX_ENTRIES', DEFAULTS.memoryStoreMaxEntries),
-      maxBytes: options.memoryStoreMaxBytes ?? int(env, 'STASIS_MEMORY_STORE_MAX_BYTES', DEFAULTS.memoryStoreMaxBytes),
-    },
-    storeTimeoutMs: options.storeTimeoutMs ?? int(env, 'STASIS_STORE_TIMEOUT_MS', DEFAULTS.storeTimeoutMs),
-    breaker: { failureThreshold: 0, openMs: 0, timeoutMs: 0 },
-    handoverTimeoutMs: options.handoverTimeoutMs ?? int(env, 'STASIS_HANDOVER_TIMEOUT_MS', DEFAULTS.handoverTimeoutMs),
-    checkpointMs: 1000 * (options.checkpointSeconds ?? (env.STASIS_CHECKPOINT_SECONDS ? int(env, 'STASIS_CHECKPOINT_SECONDS', 0) : 0)),
+    bodyTimeoutMs: o.bodyTimeoutMs ?? d.bodyTimeoutMs,
+    retentionMs: 1000 * (o.retentionSeconds ?? d.retentionSeconds),
+    basePath: o.basePath ?? d.basePath,
+    cookieName: o.cookieName ?? d.cookieName,
+    allowedOrigins: o.allowedOrigins ?? [],
+    trustProxy: o.trustProxy ?? false,
+    resumeFailuresPerMinute: o.resumeFailuresPerMinute ?? d.resumeFailuresPerMinute,
+    maxSessionsPerBrowser: o.maxSessionsPerBrowser ?? d.maxSessionsPerBrowser,
+    drainTimeoutMs: o.drainTimeoutMs ?? d.drainTimeoutMs,
+    idleMs: 1000 * (o.idleSeconds ?? 0),
+    metricsToken: o.metricsToken,
+    redisUrl: o.redisUrl,
+    redisPrefix: o.redisPrefix ?? d.redisPrefix,
+    stores: o.stores ?? (o.redisUrl ? ['memory', 'redis'] : ['memory']),
+    memoryStore: { maxEntries: o.memoryStoreMaxEntries ?? d.memoryStoreMaxEntries, maxBytes: o.memoryStoreMaxBytes ?? d.memoryStoreMaxBytes },
+    storeTimeoutMs,
+    breaker: { failureThreshold: o.breakerFailures ?? d.breakerFailures, openMs: 1000 * (o.breakerOpenSeconds ?? d.breakerOpenSeconds), timeoutMs: storeTimeoutMs },
+    handoverTimeoutMs: o.handoverTimeoutMs ?? d.handoverTimeoutMs,
+    checkpointMs: 1000 * (o.checkpointSeconds ?? 0),
     bailout: {
-      fraction: options.bailoutFraction ?? fraction(env, 'STASIS_BAILOUT_FRACTION', DEFAULTS.bailoutFraction),
-      minResumes: options.bailoutMinResumes ?? int(env, 'STASIS_BAILOUT_MIN_RESUMES', DEFAULTS.bailoutMinResumes),
-      windowMs: 1000 * (options.bailoutWindowSeconds ?? int(env, 'STASIS_BAILOUT_WINDOW_SECONDS', DEFAULTS.bailoutWindowSeconds)),
+      fraction: o.bailoutFraction ?? d.bailoutFraction,
+      minResumes: o.bailoutMinResumes ?? d.bailoutMinResumes,
+      windowMs: 1000 * (o.bailoutWindowSeconds ?? d.bailoutWindowSeconds),
     },
   };
-  config.breaker = {
-    failureThreshold: options.breakerFailures ?? int(env, 'STASIS_BREAKER_FAILURES', DEFAULTS.breakerFailures),
-    openMs: 1000 * (options.breakerOpenSeconds ?? int(env, 'STASIS_BREAKER_OPEN_SECONDS', DEFAULTS.breakerOpenSeconds)),
-    timeoutMs: config.storeTimeoutMs,
-  };
-  config.stores = options.stores ?? storeNames(env.STASIS_STORES, config.redisUrl);
   if (config.stores.includes('redis') && !config.redisUrl) {
-    throw new StasisConfigError('The "redis" store needs STASIS_REDIS_URL (or the redisUrl option).');
+    throw new StasisConfigError('The "redis" store needs STASIS_REDIS_URL (or the redisUrl option).', {
+      code: 'missing-option',
+      option: 'redisUrl',
+      env: 'STASIS_REDIS_URL',
+    });
   }
   if (env.NODE_ENV === 'production' && !config.metricsToken) {
-    throw new StasisConfigError('NODE_ENV=production: set STASIS_METRICS_TOKEN (or the metricsToken option) to protect /metrics.');
+    throw new StasisConfigError('NODE_ENV=production: set STASIS_METRICS_TOKEN (or the metricsToken option) to protect /metrics.', {
+      code: 'missing-option',
+      option: 'metricsToken',
+      env: 'STASIS_METRICS_TOKEN',
+    });
   }
-  if (!config.basePath.startsWith('/')) throw new StasisConfigError(`basePath must start with "/": ${config.basePath}`);
-  if (!/^[A-Za-z0-9_-]+$/.test(config.cookieName)) throw new StasisConfigError(`cookieName must be a simple token: ${config.cookieName}`);
   return config;
-}
-
-/** An option given in code is checked like its environment variable. */
-function positive(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new StasisConfigError(`${name} must be a positive integer, got ${String(value)}.`);
-  return value;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new StasisConfigError(`${name} must be a positive integer, got "${raw}".`);
-  return value;
-}
-
-function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!(value > 0 && value <= 1)) throw new StasisConfigError(`${name} must be a number in (0, 1], got "${raw}".`);
-  return value;
-}
-
-function storeNames(raw: string | undefined, redisUrl: string | undefined): Array<'memory' | 'redis'> {
-  if (raw === undefined) return redisUrl ? ['memory', 'redis'] : ['memory'];
-  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
-  for (const name of names) {
-    if (name !== 'memory' && name !== 'redis') throw new StasisConfigError(`STASIS_STORES: unknown store "${name}" (memory, redis).`);
-  }
-  return names as Array<'memory' | 'redis'>;
 }
 
 /** The running app's version: what npm says, else the version in ./package.json. */
@@ -275,29 +248,4 @@ function appVersion(env: NodeJS.ProcessEnv): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** An allowed origin, normalised as browsers send it (`https://app.example:8443`); anything else is refused. */
-function origin(text: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
-  const plain =
-    url &&
-    (url.protocol === 'https:' || url.protocol === 'http:') &&
-    url.pathname === '/' &&
-    !url.search &&
-    !url.hash &&
-    !url.username &&
-    !url.password &&
-    !/^[a-z]+:\/\/[^/]*\/./i.test(text) &&
-    !/[?#]/.test(text);
-  const normal = plain ? url!.origin : undefined;
-  if (!normal) {
-    throw new StasisConfigError(`allowedOrigins: "${text}" must be scheme://host[:port], no path, query or credentials.`);
-  }
-  return normal;
 }

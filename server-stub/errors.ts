@@ -27,7 +27,25 @@ export class StasisCodecError extends StasisError {
   }
 }
 
+/**
+ * Stable codes of a StasisConfigError: `invalid-option` (a value breaks its rule; also the code of every other
+ * misuse), `unknown-option` (a key createStasisServer does not know, e.g. a typo), `missing-option` (a
+ * setting another one needs, or that production needs).
+ */
+export type StasisConfigErrorCode = 'invalid-option' | 'unknown-option' | 'missing-option';
+
 /** A mistake in how the app uses the server library (duplicate key, bad option). Thrown, never sent. */
 export class StasisConfigError extends Error {
   override readonly name = 'StasisConfigError';
+  readonly code: StasisConfigErrorCode;
+  /** The option concerned (`ttlSeconds`), when there is one. */
+  readonly option: string | undefined;
+  /** The environment variable the refused value came from, or that would supply the missing one (`STASIS_TTL_SECONDS`). */
+  readonly env: string | undefined;
+  constructor(message: string, { code = 'invalid-option', option, env }: { code?: StasisConfigErrorCode; option?: string; env?: string } = {}) {
+    super(message);
+    this.code = code;
+    this.option = option;
+    this.env = env;
+  }
 }

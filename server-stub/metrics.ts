@@ -58,7 +58,7 @@ export class Metrics {
   }
 
   /** A handover asked of another instance: `gone` when it no longer listens (it died). */
-  handover(purpose: 'hibernate' | 'takeover', outcome: string): void {
+  handover(purpose: 'hibernate' | 'takeover' | 'probe', outcome: string): void {
     bump(this.#handovers, `${purpose}|${outcome}`);
   }
 

@@ -37,6 +37,21 @@ export interface SealedSession {
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const B64URL = /^[A-Za-z0-9_-]*$/;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when `part` (already known to hold only base64url characters, unpadded) is the one encoding of its
+ * bytes: the length is not 1 mod 4 (a lone sixth of a byte), and the bits of the last character that carry no
+ * byte (4 of them after 1 byte, 2 after 2 bytes) are zero. Decoders ignore those bits, so without this check
+ * up to 16 different strings would open as the same blob.
+ */
+function isCanonical(part: string): boolean {
+  const rest = part.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = ALPHABET.indexOf(part[part.length - 1]!);
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
 
 /** Seals a session into a JWE compact string (dir + A256GCM) under the ring's current key. */
 export async function seal(session: SealedSession, ring: KeyRing): Promise<string> {
@@ -65,7 +80,7 @@ export async function seal(session: SealedSession, ring: KeyRing): Promise<strin
  */
 export async function open(blob: string, ring: KeyRing): Promise<SealedSession> {
   const parts = typeof blob === 'string' ? blob.split('.') : [];
-  if (parts.length !== 5 || !parts.every((part) => B64URL.test(part))) {
+  if (parts.length !== 5 || !parts.every((part) => B64URL.test(part) && part.length % 4 !== 1)) {
     throw new StasisError('malformed', 'The blob is not a JWE compact string (five base64url parts).');
   }
   const [encodedHeader, encryptedKey, encodedIv, encodedCiphertext, encodedTag] = parts as [string, string, string, string, string];
@@ -73,6 +88,8 @@ export async function open(blob: string, ring: KeyRing): Promise<SealedSession> 
   if (encryptedKey !== '') throw new StasisError('malformed', 'A dir JWE carries no encrypted key.');
   const entry = ring.find(header.kid);
   if (!entry) throw new StasisError('unknown-key', `The blob was sealed with key "${header.kid}", which this server does not hold.`);
+  // A blob is one string, not any of the strings that decode to its bytes: an altered encoding is an alteration.
+  if (!parts.every(isCanonical)) throw new StasisError('tampered', 'The blob is not in canonical base64url: it was altered.');
   const iv = Buffer.from(encodedIv, 'base64url');
   const tag = Buffer.from(encodedTag, 'base64url');
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {

@@ -10,8 +10,9 @@ export interface HandoverRequest {
   /**
    * `hibernate`: a page's hibernate landed on another instance; the blob goes back to that page.
    * `takeover`: the page reconnected or resumed on another instance, which restores the blob itself.
+   * `probe`: only asks whether the session is live there (the reply's `kept`); nothing moves.
    */
-  purpose: 'hibernate' | 'takeover';
+  purpose: 'hibernate' | 'takeover' | 'probe';
   /** Binding hash of the requesting browser: sealed into a `hibernate` blob, checked for a `takeover`. */
   bid: string;
   keepChannels?: boolean;
@@ -24,15 +25,26 @@ export interface HandoverRequest {
   incarnation?: string;
 }
 
-export type HandoverReply = HibernateOk | Failure;
+/** `kept`: the owner holds the session live and keeps it (its generation): a `probe`, or a newer copy than a blob. */
+export type HandoverReply = HibernateOk | (Failure & { kept?: number });
 
 export interface Fleet {
   /** This instance's id (random per process). */
   readonly instanceId: string;
   /** True when other instances may exist (a shared backend is configured). */
   readonly shared: boolean;
-  /** Records this instance as the holder of `sid`'s live session. Best effort. */
+  /**
+   * Records this instance as the holder of `sid`'s live session. Awaited before a resume or connect answers:
+   * once the page hears `ok`, any instance its next request lands on must find the session. Throws when the
+   * record could not be written.
+   */
   own(sid: string): Promise<void>;
+  /**
+   * Writes the record again for each of `sids` that has none (Redis restarted empty, FLUSHALL, an expiry),
+   * leaving records of other instances alone. Returns the sids another instance holds now: the copies here
+   * are stale.
+   */
+  reclaim(sids: readonly string[]): Promise<string[]>;
   /** Forgets it, if this instance still holds it. Best effort. */
   disown(sid: string): Promise<void>;
   /** The instance holding `sid` live, if any is recorded. */
@@ -53,6 +65,9 @@ export class LocalFleet implements Fleet {
   readonly instanceId = 'local';
   readonly shared = false;
   async own(): Promise<void> {}
+  async reclaim(): Promise<string[]> {
+    return [];
+  }
   async disown(): Promise<void> {}
   async owner(): Promise<string | undefined> {
     return undefined;

@@ -7,6 +7,11 @@ import type { Logger } from '../logger.js';
 import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
 
 const DISOWN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Re-owns a session only where no other instance is recorded: a copy that moved elsewhere must not come back.
+const RECLAIM = `local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
 
 export interface RedisFleetOptions extends RedisOptions {
   /** How long an owner record lives, ms; it is set when a session goes live here and deleted when it leaves. */
@@ -69,6 +74,22 @@ export class RedisFleet implements Fleet {
 
   async own(sid: string): Promise<void> {
     await this.#redis.set(this.#ownerKey(sid), this.instanceId, 'PX', this.options.ownerTtlMs);
+  }
+
+  async reclaim(sids: readonly string[]): Promise<string[]> {
+    const moved: string[] = [];
+    // One pipeline per batch: thousands of live sessions cost a few round trips, not one each.
+    for (let i = 0; i < sids.length; i += 500) {
+      const batch = sids.slice(i, i + 500);
+      const pipeline = this.#redis.pipeline();
+      for (const sid of batch) pipeline.eval(RECLAIM, 1, this.#ownerKey(sid), this.instanceId, this.options.ownerTtlMs);
+      const results = (await pipeline.exec()) ?? [];
+      results.forEach(([error, kept], j) => {
+        if (error) throw error;
+        if (kept === 0) moved.push(batch[j]!);
+      });
+    }
+    return moved;
   }
 
   async disown(sid: string): Promise<void> {

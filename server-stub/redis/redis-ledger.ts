@@ -1,29 +1,63 @@
 import type { Redis } from 'ioredis';
-import type { Ledger, LedgerClaim, LedgerVerdict } from '../ledger.js';
+import { LEDGER_LEASE_MS, type Ledger, type LedgerClaim, type LedgerVerdict } from '../ledger.js';
 import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
 
 // One script, so the id check and the generation check are a single atomic step on the Redis server:
-// two instances resuming the same blob at the same moment get exactly one `ok`.
+// two instances resuming the same blob at the same moment get exactly one `ok`. The id's value records the
+// verdict, the browser, the attempt and its lease (Redis's own clock), so a retry after an unknown outcome
+// is answered as LedgerVerdict describes. KEYS: jti, gen. ARGV: ttl ms, gen, bid, attempt, lease ms.
 const CONSUME = `
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then return 'replayed' end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gen = tonumber(ARGV[2])
 local newest = tonumber(redis.call('GET', KEYS[2]))
-if newest and newest >= tonumber(ARGV[2]) then return 'stale' end
+local held = redis.call('GET', KEYS[1])
+if held then
+  local verdict, bid, _, lease = string.match(held, '^(%a+)|([^|]*)|([^|]*)|(%d+)$')
+  if not verdict or bid ~= ARGV[3] or verdict ~= 'ok' then return 'replayed' end
+  if tonumber(lease) > now then return 'busy' end
+  if newest and newest > gen then return 'replayed' end
+  redis.call('SET', KEYS[1], 'ok|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. (now + tonumber(ARGV[5])), 'KEEPTTL')
+  return 'retried'
+end
+if newest and newest >= gen then
+  redis.call('SET', KEYS[1], 'stale|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0', 'PX', ARGV[1])
+  return 'stale'
+end
+redis.call('SET', KEYS[1], 'ok|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. (now + tonumber(ARGV[5])), 'PX', ARGV[1])
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl > tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL') else redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1]) end
 return 'ok'`;
 
+// Undoes one attempt's consume only: the id's value names the attempt that holds it. KEYS: jti, gen. ARGV: gen, attempt.
 const RELEASE = `
+local held = redis.call('GET', KEYS[1])
+if not held or not string.find(held, '|' .. ARGV[2] .. '|', 1, true) then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[2], tostring(tonumber(ARGV[1]) - 1), 'KEEPTTL') end
 return 1`;
+
+// Marks a consumed id settled (see Ledger.settle), keeping its expiry. KEYS: jti.
+const SETTLE = `
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, 3) == 'ok|' then redis.call('SET', KEYS[1], 'settled' .. string.sub(held, 3), 'KEEPTTL') end
+return 1`;
+
+const VERDICTS: ReadonlySet<string> = new Set<LedgerVerdict>(['ok', 'replayed', 'stale', 'busy', 'retried']);
 
 /** The ledger for a fleet: `SET NX PX` of the blob id plus the newest generation per session, in one Lua script. */
 export class RedisLedger implements Ledger {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #owned: boolean;
+  readonly #leaseMs: number;
 
-  constructor(options: RedisOptions | { client: Redis; prefix?: string }, private readonly now: () => number = Date.now) {
+  /** `leaseMs`: see LEDGER_LEASE_MS (tests shorten it). */
+  constructor(
+    options: (RedisOptions | { client: Redis; prefix?: string }) & { leaseMs?: number },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#leaseMs = options.leaseMs ?? LEDGER_LEASE_MS;
     this.#owned = !('client' in options);
     this.#redis = 'client' in options ? options.client : connectRedis(options, 'ledger');
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -31,13 +65,17 @@ export class RedisLedger implements Ledger {
 
   async consume(claim: LedgerClaim): Promise<LedgerVerdict> {
     const ttlMs = Math.max(1000, Math.ceil(claim.expiresAtMs - this.now()));
-    const verdict = await this.#redis.eval(CONSUME, 2, this.#jtiKey(claim), this.#genKey(claim), ttlMs, claim.gen);
-    if (verdict !== 'ok' && verdict !== 'replayed' && verdict !== 'stale') throw new Error(`ledger script answered ${String(verdict)}`);
-    return verdict;
+    const verdict = await this.#redis.eval(CONSUME, 2, this.#jtiKey(claim), this.#genKey(claim), ttlMs, claim.gen, claim.bid, claim.attempt, this.#leaseMs);
+    if (typeof verdict !== 'string' || !VERDICTS.has(verdict)) throw new Error(`ledger script answered ${String(verdict)}`);
+    return verdict as LedgerVerdict;
   }
 
   async release(claim: LedgerClaim): Promise<void> {
-    await this.#redis.eval(RELEASE, 2, this.#jtiKey(claim), this.#genKey(claim), claim.gen);
+    await this.#redis.eval(RELEASE, 2, this.#jtiKey(claim), this.#genKey(claim), claim.gen, claim.attempt);
+  }
+
+  async settle(claim: LedgerClaim): Promise<void> {
+    await this.#redis.eval(SETTLE, 1, this.#jtiKey(claim));
   }
 
   async fresh(sid: string): Promise<number> {

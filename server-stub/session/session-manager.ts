@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   CLOSE_CODES,
   PUSH_MESSAGE,
@@ -19,6 +19,9 @@ import type { StoreChain } from '../store/store-chain.js';
 import { bindingHash, SessionSealer } from './session-sealer.js';
 import { Session, type AppHandlers, type EndReason, type LiveChannel, type StasisApp } from './session.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from './state-registry.js';
+
+/** How often owner records Redis lost are written again (the window a restarted-empty Redis leaves open). */
+export const OWNER_RECLAIM_MS = 5000;
 
 export interface SessionManagerOptions {
   ring: KeyRing;
@@ -67,6 +70,7 @@ export class SessionManager {
   #draining = false;
   #idleSweep: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
+  #reclaimTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.#now = options.now ?? Date.now;
@@ -81,6 +85,10 @@ export class SessionManager {
     if (idleMs > 0) {
       this.#idleSweep = setInterval(() => void this.hibernateIdle(), Math.max(1000, Math.min(30_000, idleMs / 4)));
       this.#idleSweep.unref();
+    }
+    if (this.#fleet.shared) {
+      this.#reclaimTimer = setInterval(() => void this.reclaimOwnership(), OWNER_RECLAIM_MS);
+      this.#reclaimTimer.unref();
     }
     const checkpointMs = options.checkpointMs ?? 0;
     if (checkpointMs > 0) {
@@ -185,7 +193,9 @@ export class SessionManager {
           throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
         }
         session = this.#build(sid, await this.#freshGeneration(sid), new Map(), browser, false);
-        this.#add(session);
+        // A new session holds nothing to lose: with the fleet directory down it still starts (availability
+        // first) and the reclaim sweep records it once Redis answers again.
+        await this.#add(session, false);
         this.#hibernated.delete(sid);
         this.#debug(sid, `connect: new session at gen ${session.gen}`);
       } else {
@@ -217,7 +227,7 @@ export class SessionManager {
       blob = await this.#takeOver(sid, bindingHash(binding));
       if (!blob) {
         from = 'store';
-        blob = await this.#takeStored(sid, binding, undefined, true);
+        blob = await this.#peekStored(sid, binding, undefined, true);
       }
     } catch (error) {
       // Another browser's session is live elsewhere under this sid: refuse rather than start a rival copy.
@@ -231,16 +241,22 @@ export class SessionManager {
     try {
       sealed = await this.#sealer.verify(sid, blob, binding);
       const session = await this.#restore(sealed, binding);
+      if (from === 'store') await this.#removeStored(sid, blob);
       this.metrics.recovered(from, 'ok');
       this.options.logger.info(`session ${short(sid)}: restored from the ${from === 'fleet' ? 'instance that held it' : 'server store'} at gen ${session.gen}`);
       return session;
     } catch (error) {
-      this.metrics.recovered(from, error instanceof StasisError ? error.code : 'unavailable');
+      const code = error instanceof StasisError ? error.code : 'unavailable';
+      this.metrics.recovered(from, code);
       this.options.logger.warn(`connect: session ${short(sid)} from the ${from} did not restore: ${(error as Error).message}`);
-      // Not restored for a reason of ours (draining, a store or ledger outage): the blob left its last home
-      // for this connect, so it goes back to the stores rather than be lost.
-      if (sealed && error instanceof StasisError && error.code === 'unavailable') {
-        await this.#keepUndelivered({ outcome: 'ok', sid, gen: sealed.gen, exp: sealed.exp, blob });
+      // A stored copy that can never restore (used up, older than what was resumed) is cleared away.
+      if (from === 'store' && (code === 'replayed' || code === 'stale')) await this.#removeStored(sid, blob);
+      // Not restored for a reason of ours (draining, a store or ledger outage): the session exists, so a fresh
+      // one would be its rival; the page connects again. A handed-over blob left its last home for this
+      // connect: it goes to the stores rather than be lost.
+      if (sealed && code === 'unavailable') {
+        if (from === 'fleet') await this.#keepUndelivered({ outcome: 'ok', sid, gen: sealed.gen, exp: sealed.exp, blob });
+        throw error;
       }
       if (this.#draining) throw error; // no fresh session on a draining instance
       return undefined;
@@ -248,11 +264,12 @@ export class SessionManager {
   }
 
   /**
-   * Takes the blob the stores keep for `sid` when it verifies for this browser (and is newer than `than`, if
-   * given). Looks before taking, so a request that cannot use the blob (another browser) leaves it in place;
-   * with `refuseForeign` such a request is refused (`wrong-binding`) rather than given a rival session.
+   * The blob the stores keep for `sid` when it verifies for this browser (and is newer than `than`, if given).
+   * Only looks: the copy stays until a restore from it succeeded (`#removeStored`), so a store step whose
+   * outcome is unknown (a timeout) can never lose it. With `refuseForeign` another browser's copy is refused
+   * (`wrong-binding`) rather than given a rival session.
    */
-  async #takeStored(sid: string, binding: string, than?: { gen: number; exp: number }, refuseForeign = false): Promise<string | undefined> {
+  async #peekStored(sid: string, binding: string, than?: { gen: number; exp: number }, refuseForeign = false): Promise<string | undefined> {
     const stores = this.options.stores;
     if (!stores || stores.isEmpty) return undefined;
     const kept = await stores.peek(sid);
@@ -264,15 +281,21 @@ export class SessionManager {
       if (refuseForeign && error instanceof StasisError && error.code === 'wrong-binding') throw error;
       return undefined;
     }
-    const taken = await stores.take(sid);
-    if (!taken || taken.blob === kept.blob) return taken?.blob;
-    // Another copy arrived between the look and the take: it must pass the same check, or go back.
+    return kept.blob;
+  }
+
+  /**
+   * Removes a stored copy once it restored (or turned out used up). Best effort: a copy left behind is refused
+   * by the ledger later. A newer copy that arrived meanwhile is put back.
+   */
+  async #removeStored(sid: string, blob: string): Promise<void> {
+    const stores = this.options.stores;
+    if (!stores) return;
     try {
-      await this.#sealer.verify(sid, taken.blob, binding);
-      return taken.blob;
-    } catch {
-      await stores.put(sid, taken).catch(() => undefined);
-      return undefined;
+      const taken = await stores.take(sid);
+      if (taken && taken.blob !== blob) await stores.put(sid, taken);
+    } catch (error) {
+      this.#debug(sid, `stores: the restored copy could not be removed (${(error as Error).message})`);
     }
   }
 
@@ -305,6 +328,7 @@ export class SessionManager {
     const session = this.#live.get(request.sid);
     this.#debug(request.sid, `handover asked (${request.purpose}): ${session ? `live at gen ${session.gen}${session.sealing ? ', sealing' : ''}` : 'not here'}`);
     if (!session || session.sealing || this.#draining) return { outcome: 'no-session', message: 'Not live on this instance.' };
+    if (request.purpose === 'probe') return { outcome: 'no-session', message: 'Live here; it stays.', kept: session.gen };
     if (request.purpose === 'takeover') {
       if (session.browser && session.browser !== request.bid) {
         return { outcome: 'wrong-binding', message: 'The session belongs to another browser.' };
@@ -314,7 +338,7 @@ export class SessionManager {
       // ledger answers `stale` or `replayed`; a replayed blob must not move or end a live session).
       const checkpointOfThis = request.incarnation !== undefined && request.incarnation === session.incarnation;
       if (request.gen !== undefined && !checkpointOfThis) {
-        if (request.gen < session.gen) return { outcome: 'no-session', message: 'The copy live here is newer; it stays.' };
+        if (request.gen < session.gen) return { outcome: 'no-session', message: 'The copy live here is newer; it stays.', kept: session.gen };
         this.#drop(session, 'superseded', CLOSE_CODES.superseded);
         return { outcome: 'no-session', message: 'The copy live here was not newer; it was dropped.' };
       }
@@ -532,6 +556,7 @@ export class SessionManager {
 
   /** Takes a session out of the live pool after its blob went somewhere (page, store, another instance). */
   #release(session: Session, reason: EndReason, closeCode: number | undefined, ok: HibernateOk): void {
+    this.#settle(session);
     this.#remove(session);
     this.#cancelRetention(session.sid);
     session.end(reason, closeCode);
@@ -541,6 +566,7 @@ export class SessionManager {
 
   /** Ends a live copy without sealing it (another instance or a newer blob took the session over). */
   #drop(session: Session, reason: EndReason, closeCode: number | undefined): void {
+    if (reason === 'superseded') this.#settle(session);
     this.#remove(session);
     this.#cancelRetention(session.sid);
     session.end(reason, closeCode);
@@ -568,32 +594,47 @@ export class SessionManager {
       }
       let newest = sealed;
       let newestBlob = blob;
+      let source: 'page' | 'fleet' | 'store' = 'page';
       if (!local) {
         const handed = await this.#takeOver(sid, sealed.bid, { gen: sealed.gen, inc: sealed.inc });
         if (handed) {
           newest = await this.#sealer.verify(sid, handed, binding);
           newestBlob = handed;
+          source = 'fleet';
         }
       }
-      if (newest === sealed) {
-        const kept = await this.#takeStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
+      if (source === 'page') {
+        const kept = await this.#peekStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
           this.options.logger.warn(`resume: stores not asked for ${short(sid)}: ${(error as Error).message}`);
           return undefined;
         });
         if (kept) {
           newest = await this.#sealer.verify(sid, kept, binding);
           newestBlob = kept;
-          this.metrics.recovered('store', 'ok');
+          source = 'store';
         }
       }
-      const session = await this.#restore(newest, binding!).catch(async (error: unknown) => {
-        this.#debug(sid, `resume: blob gen ${newest.gen} refused: ${(error as Error).message}`);
-        // A copy fetched from another instance or the stores has no other home now: keep it.
-        if (newestBlob !== blob && error instanceof StasisError && error.code === 'unavailable') {
+      let session: Session;
+      try {
+        session = await this.#restore(newest, binding!);
+      } catch (error) {
+        const code = error instanceof StasisError ? error.code : 'unavailable';
+        this.#debug(sid, `resume: blob gen ${newest.gen} (${source}) refused: ${(error as Error).message}`);
+        if (source === 'fleet' && code === 'unavailable') {
+          // The handed-over copy has no other home now: keep it.
           await this.#keepUndelivered({ outcome: 'ok', sid, gen: newest.gen, exp: newest.exp, blob: newestBlob });
         }
-        throw error;
-      });
+        if (source !== 'store' || (code !== 'replayed' && code !== 'stale')) throw error;
+        // The stored copy was used up already: clear it away and restore the page's own blob instead.
+        await this.#removeStored(sid, newestBlob);
+        newest = sealed;
+        source = 'page';
+        session = await this.#restore(sealed, binding!);
+      }
+      if (source === 'store') {
+        await this.#removeStored(sid, newestBlob);
+        this.metrics.recovered('store', 'ok');
+      }
       this.#debug(sid, `resume: ${newest === sealed ? "the page's blob" : 'a newer copy'} gen ${newest.gen} → live at gen ${session.gen}`);
       return { outcome: 'ok', sid, gen: session.gen };
     });
@@ -608,16 +649,26 @@ export class SessionManager {
     const others = [...(this.#byBrowser.get(browser) ?? [])].filter((other) => other !== sid).length;
     if (others >= cap) throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
     this.#prune();
-    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000 };
+    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomBytes(9).toString('base64url') };
     let verdict;
     try {
       verdict = await this.options.ledger.consume(claim);
     } catch (error) {
+      // The consume may still run (a Redis hang queues it): the release queued behind it undoes it, so the
+      // page's retry of this blob is not refused as a replay.
+      void this.options.ledger.release(claim).catch(() => undefined);
       throw new StasisError('unavailable', `The one-time ledger is unavailable: ${(error as Error).message}`);
     }
     if (verdict === 'replayed') throw new StasisError('replayed', 'This blob was already resumed once.');
     if (verdict === 'stale') {
       throw new StasisError('stale', `A newer generation of this session was already resumed; this blob (gen ${sealed.gen}) is older.`);
+    }
+    if (verdict === 'busy' || verdict === 'retried') {
+      // This browser consumed the blob before. If the session it restored is live, the blob did its job;
+      // if not, that attempt is still running (busy) or never restored it (retried: restore it now).
+      if (await this.#restoredFromIsLive(sealed)) throw new StasisError('replayed', 'This blob was already resumed once; its session is live.');
+      if (verdict === 'busy') throw new StasisError('unavailable', 'An earlier attempt with this blob may still be running; try again shortly.');
+      this.#debug(sid, `resume: gen ${sealed.gen} retried; no session restored from it is live, restoring it again`);
     }
     if (this.#draining) {
       // The drain began while this restore was on its way: a session added now would miss the drain's
@@ -628,6 +679,7 @@ export class SessionManager {
     let session: Session;
     try {
       session = this.#build(sid, sealed.gen + 1, restored, browser);
+      session.restoredFrom = claim;
     } catch (error) {
       // The app failed, not the blob: give the blob back so the client's retry can succeed.
       await this.options.ledger.release(claim).catch(() => undefined);
@@ -636,9 +688,35 @@ export class SessionManager {
     const previous = this.#live.get(sid);
     if (previous) this.#drop(previous, 'superseded', CLOSE_CODES.superseded);
     this.#hibernated.delete(sid);
-    this.#add(session);
+    try {
+      // The answer waits for the owner record: the page's next request may land on any instance.
+      await this.#add(session, true);
+    } catch (error) {
+      this.#drop(session, 'closed', 1011);
+      await this.options.ledger.release(claim).catch(() => undefined);
+      throw error;
+    }
     this.#startRetention(session);
     return session;
+  }
+
+  /**
+   * Whether a session newer than this blob is live: here, or on the instance recorded as its owner (asked, so
+   * a record left by a dead instance does not count).
+   */
+  async #restoredFromIsLive(sealed: SealedSession): Promise<boolean> {
+    const local = this.#live.get(sealed.sid);
+    if (local && !local.sealing && local.gen > sealed.gen) return true;
+    if (!this.#fleet.shared) return false;
+    let owner: string | undefined;
+    try {
+      owner = await this.#fleet.owner(sealed.sid);
+    } catch (error) {
+      throw new StasisError('unavailable', `The fleet directory is unavailable: ${(error as Error).message}`);
+    }
+    if (!owner || owner === this.#fleet.instanceId) return false;
+    const reply = await this.#askOwner(owner, { sid: sealed.sid, purpose: 'probe', bid: sealed.bid });
+    return reply !== undefined && 'kept' in reply && reply.kept !== undefined && reply.kept > sealed.gen;
   }
 
   /** Runs connects and resumes of one sid one after another. */
@@ -690,6 +768,7 @@ export class SessionManager {
   closeAll(): void {
     clearInterval(this.#idleSweep);
     clearInterval(this.#checkpointTimer);
+    clearInterval(this.#reclaimTimer);
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
     for (const session of this.#live.values()) session.end('closed', 1001);
@@ -718,13 +797,45 @@ export class SessionManager {
     return session;
   }
 
-  #add(session: Session): void {
+  /**
+   * Puts a session in the live pool and records this instance as its owner. `mustOwn`: a failed record throws
+   * `unavailable` (the caller undoes the add); otherwise it is logged and left to the reclaim sweep.
+   */
+  async #add(session: Session, mustOwn: boolean): Promise<void> {
     this.#live.set(session.sid, session);
-    if (this.#fleet.shared) void this.#fleet.own(session.sid).catch(() => undefined);
-    if (!session.browser) return;
-    let sids = this.#byBrowser.get(session.browser);
-    if (!sids) this.#byBrowser.set(session.browser, (sids = new Set()));
-    sids.add(session.sid);
+    if (session.browser) {
+      let sids = this.#byBrowser.get(session.browser);
+      if (!sids) this.#byBrowser.set(session.browser, (sids = new Set()));
+      sids.add(session.sid);
+    }
+    if (!this.#fleet.shared) return;
+    try {
+      await this.#fleet.own(session.sid);
+    } catch (error) {
+      const message = `the fleet directory is unavailable: ${(error as Error).message}`;
+      if (mustOwn) throw new StasisError('unavailable', `Other instances could not be told where the session lives (${message}).`);
+      this.options.logger.warn(`session ${short(session.sid)}: ${message}; it will be recorded when it answers again`);
+    }
+  }
+
+  /**
+   * Re-records the owner of every live session here where Redis lost it (restart without persistence,
+   * FLUSHALL), so a page's next request on another instance finds it; drops copies another instance holds now.
+   */
+  async reclaimOwnership(): Promise<void> {
+    if (!this.#fleet.shared || this.#draining) return;
+    const sids = [...this.#live.values()].filter((s) => !s.sealing).map((s) => s.sid);
+    if (!sids.length) return;
+    let moved: string[];
+    try {
+      moved = await this.#fleet.reclaim(sids);
+    } catch {
+      return; // Redis still away: the next sweep tries again
+    }
+    for (const sid of moved) {
+      const session = this.#live.get(sid);
+      if (session && !session.sealing) this.#drop(session, 'superseded', CLOSE_CODES.superseded);
+    }
   }
 
   #remove(session: Session): void {
@@ -736,6 +847,13 @@ export class SessionManager {
     const sids = this.#byBrowser.get(session.browser);
     sids?.delete(session.sid);
     if (sids?.size === 0) this.#byBrowser.delete(session.browser);
+  }
+
+  /** The session left: the blob it was restored from may no longer restore it again (see Ledger.settle). */
+  #settle(session: Session): void {
+    const claim = session.restoredFrom;
+    session.restoredFrom = undefined;
+    if (claim) void this.options.ledger.settle(claim).catch(() => undefined);
   }
 
   #hibernatedEntry(sid: string): { gen: number; exp: number } | undefined {

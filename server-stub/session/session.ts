@@ -1,3 +1,4 @@
+import type { LedgerClaim } from '../ledger.js';
 import { randomBytes } from 'node:crypto';
 import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
 
@@ -72,6 +73,8 @@ export class Session implements SessionContext {
   checkpointDigest: string | undefined;
   /** Failed attempts to move this session into the server store after its channel dropped. */
   retireAttempts = 0;
+  /** The ledger claim of the blob this session was restored from: settled when the session leaves. */
+  restoredFrom: LedgerClaim | undefined;
 
   constructor(
     readonly sid: string,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { ROUTES } from '../../src/protocol/index.js';
+import { CLOSE_CODES, ROUTES } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +11,8 @@ import { isOriginAllowed } from './origin-policy.js';
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const HEARTBEAT_MS = 30_000;
+/** Messages held per socket while its session is being attached; one more closes it with 4009. */
+const MAX_EARLY_MESSAGES = 64;
 
 /** The `ws` package's server class, loaded by the caller (ws is an optional peer dependency). */
 export type WebSocketServerClass = typeof WebSocketServer;
@@ -56,6 +58,15 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     const early: unknown[] = [];
     let connection: StasisConnection<unknown> | undefined;
     let gone = false;
+    let overflowed = false;
+    // One chain per socket: each message reaches the app once the one before it was handled, in arrival
+    // order, held or not (a message that arrives while the held ones are replayed waits its turn).
+    let chain: Promise<void> = Promise.resolve();
+    const deliver = (attached: StasisConnection<unknown>, message: unknown) => {
+      chain = chain
+        .then(() => attached.message(message))
+        .catch((error: unknown) => logger.error(`live message failed: ${(error as Error)?.stack ?? error}`));
+    };
     socket.on('message', (data, isBinary) => {
       onActivity();
       let message: unknown;
@@ -68,8 +79,15 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
         }
         return;
       }
-      if (connection) void connection.message(message);
-      else if (early.length < 64) early.push(message);
+      if (overflowed) return;
+      if (connection) deliver(connection, message);
+      else if (early.length < MAX_EARLY_MESSAGES) early.push(message);
+      else {
+        // Dropping some silently would break the order the app relies on: refuse the socket instead.
+        overflowed = true;
+        early.length = 0;
+        socket.close(CLOSE_CODES.tooManyEarlyMessages, 'stasis:too-many-early-messages');
+      }
     });
     socket.on('close', () => {
       gone = true;
@@ -86,12 +104,14 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
         closed,
       },
     }).then(
-      async (attached) => {
-        if (gone) return attached.close();
+      (attached) => {
+        if (gone || overflowed) return attached.close();
+        // Queued in one go, before any later message event can run: the held messages come first.
         connection = attached;
-        for (const message of early.splice(0)) await attached.message(message);
+        for (const message of early.splice(0)) deliver(attached, message);
       },
       (error: unknown) => {
+        if (overflowed) return; // already closed with 4009
         if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
         const { code, reason } = closeFor(error);
         socket.close(code, reason);

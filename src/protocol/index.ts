@@ -225,6 +225,11 @@ export const CLOSE_CODES = {
   draining: 4007,
   /** The session had no app event for the idle timeout: the blob was pushed just before; resume on return. */
   idle: 4008,
+  /**
+   * The page sent more messages than the server holds (64) while it was still attaching the session: reconnect
+   * as after any drop (and send less before the session is attached).
+   */
+  tooManyEarlyMessages: 4009,
 } as const;
 
 /**

@@ -94,6 +94,16 @@ export class RedisServer {
     await this.#terminate('SIGKILL');
   }
 
+  /** SIGSTOP: a hang. Connections stay open and commands queue in the socket until `unpause()`. */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: the hung server runs every queued command, in order. */
+  unpause(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   /** Starts a fresh redis-server on the same port (after stop() or kill(); stops a running one first). */
   async restart(): Promise<void> {
     await this.#terminate('SIGTERM');
@@ -106,6 +116,7 @@ export class RedisServer {
     if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill(signal);
+    if (signal !== 'SIGKILL') child.kill('SIGCONT'); // a paused server would never see the SIGTERM
     const timer = signal === 'SIGKILL' ? undefined : setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);

@@ -12,11 +12,26 @@ export interface LedgerFixture {
   cleanup?: () => Promise<void>;
 }
 
+/** The lease the fixtures give their ledgers (`new MemoryLedger(Date.now, CONTRACT_LEASE_MS)`), so retries are testable. */
+export const CONTRACT_LEASE_MS = 300;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const id = (label: string) => `${label}-${randomBytes(9).toString('base64url')}`;
 
 /** A claim with fresh random jti and sid (unless given) that expires in an hour. */
 export function claimOf(over: Partial<LedgerClaim> = {}): LedgerClaim {
-  return { jti: id('jti'), sid: id('sid'), gen: 1, expiresAtMs: Date.now() + 3_600_000, ...over };
+  return { jti: id('jti'), sid: id('sid'), gen: 1, expiresAtMs: Date.now() + 3_600_000, bid: id('bid'), attempt: id('try'), ...over };
+}
+
+/** The same blob presented by another browser (another binding): a replay. */
+export function fromAnotherBrowser(claim: LedgerClaim): LedgerClaim {
+  return { ...claim, bid: id('bid'), attempt: id('try') };
+}
+
+/** The same blob presented again by the same browser (a retry after an answer that never came). */
+export function retryOf(claim: LedgerClaim): LedgerClaim {
+  return { ...claim, attempt: id('try') };
 }
 
 const count = (verdicts: LedgerVerdict[], verdict: LedgerVerdict) => verdicts.filter((v) => v === verdict).length;
@@ -43,33 +58,40 @@ export function describeLedgerContract(name: string, make: () => Promise<LedgerF
         const a = claimOf();
         const b = claimOf();
         expect(await ledger.consume(a)).toBe('ok');
-        expect(await ledger.consume(a)).toBe('replayed');
-        expect(await ledger.consume({ ...a, expiresAtMs: a.expiresAtMs + 1_000_000 })).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(a))).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser({ ...a, expiresAtMs: a.expiresAtMs + 1_000_000 }))).toBe('replayed');
         expect(await ledger.consume(b)).toBe('ok');
-        expect(await ledger.consume(b)).toBe('replayed');
-        expect(await ledger.consume(a)).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(b))).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(a))).toBe('replayed');
       });
 
       it('a consumed id is replayed whatever sid or generation the claim names (the id is checked first)', async () => {
         const a = claimOf({ gen: 3 });
         expect(await ledger.consume(a)).toBe('ok');
-        expect(await ledger.consume({ ...a, gen: 2 })).toBe('replayed');
-        expect(await ledger.consume({ ...a, gen: 9 })).toBe('replayed');
-        expect(await ledger.consume({ ...a, sid: id('sid') })).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser({ ...a, gen: 2 }))).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser({ ...a, gen: 9 }))).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser({ ...a, sid: id('sid') }))).toBe('replayed');
       });
 
-      it('50 concurrent consumes of one claim: exactly one ok, the rest replayed', async () => {
+      it('50 concurrent consumes of one blob by 50 browsers: exactly one ok, the rest replayed', async () => {
         const claim = claimOf();
-        const verdicts = await Promise.all(Array.from({ length: 50 }, () => ledger.consume(claim)));
+        const verdicts = await Promise.all(Array.from({ length: 50 }, () => ledger.consume(fromAnotherBrowser(claim))));
         expect(count(verdicts, 'ok')).toBe(1);
         expect(count(verdicts, 'replayed')).toBe(49);
+      });
+
+      it('50 concurrent consumes of one blob by one browser: exactly one ok, the rest busy (never two oks)', async () => {
+        const claim = claimOf();
+        const verdicts = await Promise.all(Array.from({ length: 50 }, () => ledger.consume(retryOf(claim))));
+        expect(count(verdicts, 'ok')).toBe(1);
+        expect(count(verdicts, 'busy')).toBe(49);
       });
 
       it('concurrent consumes of many ids: each id wins exactly once', async () => {
         const claims = Array.from({ length: 20 }, () => claimOf());
         const calls = claims
           .flatMap((claim) => [claim, claim, claim])
-          .map((claim) => ledger.consume(claim).then((verdict) => [claim.jti, verdict] as const));
+          .map((claim) => ledger.consume(fromAnotherBrowser(claim)).then((verdict) => [claim.jti, verdict] as const));
         const results = await Promise.all(calls);
         const wins = results.filter(([, verdict]) => verdict === 'ok').map(([jti]) => jti);
         expect(wins.sort()).toEqual(claims.map((c) => c.jti).sort());
@@ -101,12 +123,13 @@ export function describeLedgerContract(name: string, make: () => Promise<LedgerF
         expect(await ledger.consume(claimOf({ sid, gen: 8 }))).toBe('ok');
       });
 
-      it('a stale blob still uses up its id: presented again it is replayed', async () => {
+      it('a stale blob still uses up its id: presented again, by any browser, it is replayed', async () => {
         const sid = id('sid');
         expect(await ledger.consume(claimOf({ sid, gen: 3 }))).toBe('ok');
         const old = claimOf({ sid, gen: 2 });
         expect(await ledger.consume(old)).toBe('stale');
-        expect(await ledger.consume(old)).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(old))).toBe('replayed');
+        expect(await ledger.consume(retryOf(old))).toBe('replayed');
       });
 
       it('sessions are independent: a high generation of one sid does not make another sid stale', async () => {
@@ -138,13 +161,56 @@ export function describeLedgerContract(name: string, make: () => Promise<LedgerF
       });
     });
 
+    describe('retries by the same browser (an answer that never came)', () => {
+      it(`busy while the earlier attempt's lease runs (${CONTRACT_LEASE_MS} ms here), retried after it; another browser is still refused`, async () => {
+        const sid = id('sid');
+        const claim = claimOf({ sid, gen: 4 });
+        expect(await ledger.consume(claim)).toBe('ok');
+        expect(await ledger.consume(retryOf(claim))).toBe('busy');
+        await sleep(CONTRACT_LEASE_MS + 100);
+        const retry = retryOf(claim);
+        expect(await ledger.consume(retry)).toBe('retried');
+        // The retry took the lease over: a second retry meanwhile is busy, so two retries never both restore.
+        expect(await ledger.consume(retryOf(claim))).toBe('busy');
+        expect(await ledger.consume(fromAnotherBrowser(claim))).toBe('replayed');
+        // The newest generation did not move: another blob of gen 4 is still stale.
+        expect(await ledger.consume(claimOf({ sid, gen: 4 }))).toBe('stale');
+      });
+
+      it('a retry after a newer generation was resumed is replayed: the session moved on', async () => {
+        const sid = id('sid');
+        const claim = claimOf({ sid, gen: 4 });
+        expect(await ledger.consume(claim)).toBe('ok');
+        expect(await ledger.consume(claimOf({ sid, gen: 5 }))).toBe('ok');
+        await sleep(CONTRACT_LEASE_MS + 100);
+        expect(await ledger.consume(retryOf(claim))).toBe('replayed');
+      });
+
+      it("a release by the retrying attempt frees the blob for a plain consume", async () => {
+        const claim = claimOf({ gen: 2 });
+        expect(await ledger.consume(claim)).toBe('ok');
+        await sleep(CONTRACT_LEASE_MS + 100);
+        const retry = retryOf(claim);
+        expect(await ledger.consume(retry)).toBe('retried');
+        await ledger.release(retry);
+        expect(await ledger.consume(retryOf(claim))).toBe('ok');
+      });
+    });
+
     describe('release', () => {
       it('makes the same claim usable again', async () => {
         const claim = claimOf({ gen: 3 });
         expect(await ledger.consume(claim)).toBe('ok');
         await ledger.release(claim);
         expect(await ledger.consume(claim)).toBe('ok');
-        expect(await ledger.consume(claim)).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(claim))).toBe('replayed');
+      });
+
+      it("undoes only its own attempt: a release naming another attempt leaves the consume in place", async () => {
+        const claim = claimOf({ gen: 3 });
+        expect(await ledger.consume(claim)).toBe('ok');
+        await ledger.release(retryOf(claim));
+        expect(await ledger.consume(fromAnotherBrowser(claim))).toBe('replayed');
       });
 
       it('also works for the first claim of a session (gen 1) and for a released claim released again', async () => {
@@ -192,7 +258,7 @@ export function describeLedgerContract(name: string, make: () => Promise<LedgerF
         expect(await ledger.consume(a)).toBe('ok');
         expect(await ledger.consume(b)).toBe('ok');
         await ledger.release(a);
-        expect(await ledger.consume(b)).toBe('replayed');
+        expect(await ledger.consume(fromAnotherBrowser(b))).toBe('replayed');
         expect(await ledger.consume(claimOf({ sid: b.sid, gen: 2 }))).toBe('stale');
         expect(await ledger.consume(a)).toBe('ok');
       });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLedger, type LedgerClaim } from '../../../server-stub/ledger.js';
-import { describeLedgerContract } from './ledger-contract.js';
+import { CONTRACT_LEASE_MS, describeLedgerContract } from './ledger-contract.js';
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {
@@ -14,10 +14,15 @@ const claim = (jti: string, expiresAtMs: number, over: Partial<LedgerClaim> = {}
   sid: `sid-of-${jti}`,
   gen: 1,
   expiresAtMs,
+  bid: `browser-${Math.random()}`, // each call another browser: a repeat is a replay
+  attempt: `try-${jti}`,
   ...over,
 });
 
-describeLedgerContract('MemoryLedger', async () => ({ ledger: new MemoryLedger() }));
+/** Another browser's attempt, for claims written out in full. */
+const elsewhere = () => ({ bid: `browser-${Math.random()}`, attempt: `try-${Math.random()}` });
+
+describeLedgerContract('MemoryLedger', async () => ({ ledger: new MemoryLedger(Date.now, CONTRACT_LEASE_MS) }));
 
 describe('MemoryLedger', () => {
   it('holds one entry per consumed id, whatever the verdict', async () => {
@@ -91,28 +96,28 @@ describe('MemoryLedger', () => {
     const ledger = new MemoryLedger(c.now);
     const sid = 'expiring';
     const exp = 100_000;
-    expect(await ledger.consume({ jti: 'g3', sid, gen: 3, expiresAtMs: exp })).toBe('ok');
+    expect(await ledger.consume({ jti: 'g3', sid, gen: 3, expiresAtMs: exp, ...elsewhere() })).toBe('ok');
     c.set(exp - 1);
-    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 2, expiresAtMs: 1_000_000 })).toBe('stale');
+    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 2, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('stale');
     // Past the blob's expiry and past the next purge (due at 60 s after the last one, at 0 and then at 99 999).
     c.set(exp + 60_000);
-    expect(await ledger.consume({ jti: 'g2-late', sid, gen: 2, expiresAtMs: c.now() + 100_000 })).toBe('ok');
+    expect(await ledger.consume({ jti: 'g2-late', sid, gen: 2, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('ok');
     // The stale blob's id is still unexpired, so it stays consumed (a stale verdict did not extend the record).
-    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 9, expiresAtMs: 1_000_000 })).toBe('replayed');
+    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 9, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('replayed');
     // And the new record is in force.
-    expect(await ledger.consume({ jti: 'g1', sid, gen: 1, expiresAtMs: c.now() + 100_000 })).toBe('stale');
-    expect(await ledger.consume({ jti: 'g3-again', sid, gen: 3, expiresAtMs: c.now() + 100_000 })).toBe('ok');
+    expect(await ledger.consume({ jti: 'g1', sid, gen: 1, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('stale');
+    expect(await ledger.consume({ jti: 'g3-again', sid, gen: 3, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('ok');
   });
 
   it('the newest-generation record lasts as long as the longest-lived blob consumed for its session', async () => {
     const c = clock(0);
     const ledger = new MemoryLedger(c.now);
     const sid = 'mixed';
-    expect(await ledger.consume({ jti: 'long', sid, gen: 3, expiresAtMs: 1_000_000 })).toBe('ok');
-    expect(await ledger.consume({ jti: 'short', sid, gen: 4, expiresAtMs: 100_000 })).toBe('ok');
+    expect(await ledger.consume({ jti: 'long', sid, gen: 3, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('ok');
+    expect(await ledger.consume({ jti: 'short', sid, gen: 4, expiresAtMs: 100_000, ...elsewhere() })).toBe('ok');
     c.set(200_000); // the gen-4 blob expired (and a purge ran); the gen-3 blob has not
-    expect(await ledger.consume({ jti: 'old', sid, gen: 2, expiresAtMs: 1_000_000 })).toBe('stale');
-    expect(await ledger.consume({ jti: 'four', sid, gen: 4, expiresAtMs: 1_000_000 })).toBe('stale');
-    expect(await ledger.consume({ jti: 'five', sid, gen: 5, expiresAtMs: 1_000_000 })).toBe('ok');
+    expect(await ledger.consume({ jti: 'old', sid, gen: 2, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('stale');
+    expect(await ledger.consume({ jti: 'four', sid, gen: 4, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('stale');
+    expect(await ledger.consume({ jti: 'five', sid, gen: 5, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('ok');
   });
 });
