@@ -2,8 +2,10 @@
 // browser engine (Playwright project), then one `N passed, N failed` line for the whole run.
 import { readFileSync } from 'node:fs';
 
-const [vitestFile, playwrightFile] = process.argv.slice(2);
+const [vitestFile, playwrightFile, faultsFile] = process.argv.slice(2);
 const unit = JSON.parse(readFileSync(vitestFile, 'utf8'));
+// The fleet fault test (its own vitest run): counted with the unit tests, named on its own line.
+const faults = faultsFile ? JSON.parse(readFileSync(faultsFile, 'utf8')) : undefined;
 const report = JSON.parse(readFileSync(playwrightFile, 'utf8'));
 const e2e = report.stats;
 
@@ -24,12 +26,13 @@ const walk = (suite) => {
 };
 for (const suite of report.suites) walk(suite);
 
-const passed = unit.numPassedTests + e2e.expected + e2e.flaky;
-const failed = unit.numFailedTests + e2e.unexpected;
+const passed = unit.numPassedTests + e2e.expected + e2e.flaky + (faults?.numPassedTests ?? 0);
+const failed = unit.numFailedTests + e2e.unexpected + (faults?.numFailedTests ?? 0);
 const skipped = unit.numPendingTests + unit.numTodoTests + e2e.skipped;
 const perEngine = [...engines]
   .map(([name, c]) => `${name} ${c.passed}/${c.passed + c.failed}${c.skipped ? ` (${c.skipped} skipped)` : ''} in ${Math.round(c.ms / 1000)} s`)
   .join(', ');
 console.log(`unit ${unit.numPassedTests}/${unit.numTotalTests}; e2e by engine: ${perEngine}`);
+if (faults) console.log(`fleet fault test ${faults.numPassedTests}/${faults.numTotalTests}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

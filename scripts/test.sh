@@ -22,8 +22,11 @@ npx --no-install vitest run --reporter=default --reporter=json --outputFile.json
 echo "[stasis] end-to-end tests (Chromium; Firefox and WebKit engine suite)…"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx --no-install playwright test --reporter=list,json
 
+echo "[stasis] fleet fault test (two instances behind nginx, Redis stopped, killed, flushed; an instance killed)…"
+npx --no-install vitest run -c vitest.faults.config.ts --reporter=default --reporter=json --outputFile.json="$reports/vitest-faults.json" || true
+
 echo "[stasis] benchmark harness smoke run (tiny counts; numbers not meaningful)…"
 node dist/bench/run.js --smoke > "$reports/bench-smoke.txt"
 
 node scripts/support-matrix.mjs "$reports" > "$reports/support-matrix.md"
-node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json"
+node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json" "$reports/vitest-faults.json"

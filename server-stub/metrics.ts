@@ -10,6 +10,7 @@ const BLOB_BUCKETS = [1024, 10 * 1024, 100 * 1024, 1024 * 1024, 5 * 1024 * 1024]
 export class Metrics {
   readonly #hibernations = new Map<string, number>();
   readonly #resumes = new Map<string, number>();
+  readonly #aborted = new Map<string, number>();
   readonly #blobBuckets = BLOB_BUCKETS.map(() => 0);
   #blobCount = 0;
   #blobSum = 0;
@@ -37,6 +38,14 @@ export class Metrics {
 
   resume(outcome: string): void {
     this.#resumes.set(outcome, (this.#resumes.get(outcome) ?? 0) + 1);
+  }
+
+  /**
+   * A request whose client went away before its body ended (closed or reset the connection), by route
+   * (`resume`, `hibernate`, `failover`). Not a resume or hibernation outcome: nothing was attempted.
+   */
+  aborted(route: string): void {
+    bump(this.#aborted, route);
   }
 
   drained(seconds: number): void {
@@ -100,6 +109,9 @@ export class Metrics {
       '# HELP stasis_resumes_total Resumes by outcome code.',
       '# TYPE stasis_resumes_total counter',
       ...[...this.#resumes].map(([outcome, n]) => `stasis_resumes_total{outcome="${outcome}"} ${n}`),
+      '# HELP stasis_aborted_requests_total Requests whose client closed or reset the connection before the body ended, by route (not counted as resumes or hibernations).',
+      '# TYPE stasis_aborted_requests_total counter',
+      ...labelled(this.#aborted, 'stasis_aborted_requests_total', ['route']),
       '# HELP stasis_blob_bytes Size of the blobs handed out.',
       '# TYPE stasis_blob_bytes histogram',
       ...BLOB_BUCKETS.map((le, i) => `stasis_blob_bytes_bucket{le="${le}"} ${this.#blobBuckets[i]}`),

@@ -14,6 +14,7 @@ import type {
   ResumeResult,
   StoredBlobInfo,
 } from '../src/protocol/custody.js';
+import { KeyedQueue } from '../src/concurrency/keyed-queue.js';
 import type { BlobStore, VaultRecord } from './vault.js';
 
 export interface CustodianOptions {
@@ -33,7 +34,7 @@ export interface CustodianOptions {
  * resume waits for a hibernate still in flight (a reload right after hiding).
  */
 export class Custodian implements CustodyApi {
-  readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
   #vault: Promise<BlobStore> | undefined;
   /** Blobs the vault refused to store (quota, broken storage): held for this worker's lifetime. */
   readonly #unstored = new Map<string, VaultRecord>();
@@ -48,7 +49,7 @@ export class Custodian implements CustodyApi {
   }
 
   hibernate(request: CustodyRequest): Promise<HibernateResult> {
-    return this.#serialize(request.sid, async () => {
+    return this.#queue.run(request.sid, async () => {
       // Open storage first: if it is broken, do not ask the server to give up the session.
       let vault: BlobStore;
       try {
@@ -61,7 +62,7 @@ export class Custodian implements CustodyApi {
   }
 
   store(request: CustodyRequest & { blob: string }): Promise<HibernateResult> {
-    return this.#serialize(request.sid, async () => {
+    return this.#queue.run(request.sid, async () => {
       const vault = await this.#openVault();
       // Pushed blobs (checkpoints especially) can arrive out of order: only the newest is worth keeping.
       const pushed = readBlobHeader(request.blob);
@@ -119,7 +120,7 @@ export class Custodian implements CustodyApi {
   }
 
   resume(request: CustodyRequest): Promise<ResumeResult> {
-    return this.#serialize(request.sid, async () => {
+    return this.#queue.run(request.sid, async () => {
       const vault = await this.#openVault();
       // The tab is back before a pending hibernate went through: the session never left the server.
       await vault.deletePending(request.sid);
@@ -160,7 +161,7 @@ export class Custodian implements CustodyApi {
   }
 
   peek(sid: string): Promise<StoredBlobInfo | undefined> {
-    return this.#serialize(sid, async () => {
+    return this.#queue.run(sid, async () => {
       const record = this.#unstored.get(sid) ?? (await (await this.#openVault()).get(sid));
       return record && { sid, gen: record.gen, exp: record.exp, storedAt: record.storedAt, bytes: record.blob.length };
     });
@@ -184,7 +185,7 @@ export class Custodian implements CustodyApi {
     const vault = await this.#openVault();
     let stored = 0;
     for (const pending of await vault.listPending()) {
-      const result = await this.#serialize(pending.sid, async () => {
+      const result = await this.#queue.run(pending.sid, async () => {
         if (!(await vault.listPending()).some((p: { sid: string }) => p.sid === pending.sid)) return undefined;
         return this.#hibernateNow(pending, vault);
       });
@@ -195,17 +196,6 @@ export class Custodian implements CustodyApi {
 
   async purgeExpired(): Promise<number> {
     return (await this.#openVault()).purgeExpired(this.#now() / 1000);
-  }
-
-  #serialize<T>(sid: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.#chains.get(sid) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(operation);
-    const tail = next.catch(() => undefined);
-    this.#chains.set(sid, tail);
-    void tail.then(() => {
-      if (this.#chains.get(sid) === tail) this.#chains.delete(sid);
-    });
-    return next;
   }
 
   #openVault(): Promise<BlobStore> {

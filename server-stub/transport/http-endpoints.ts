@@ -18,16 +18,24 @@ import type { SessionManager } from '../session/session-manager.js';
 import { bindingHash } from '../session/session-sealer.js';
 import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
-import { BodyTimeoutError, readJsonBody, type ParsedBody } from './request-body.js';
+import { BodyTimeoutError, readJsonBody, RequestAbortedError, type ParsedBody } from './request-body.js';
 import { failoverEndpoint } from './failover-endpoint.js';
 import { createAssetHandler } from './page-assets.js';
 
 const startedAt = Date.now();
 const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wrong-binding', 'malformed']);
+/** The `route` label of stasis_aborted_requests_total for each route that reads a body. */
+const ABORT_ROUTES: ReadonlyMap<string, string> = new Map([
+  [ROUTES.hibernate, 'hibernate'],
+  [ROUTES.resume, 'resume'],
+  [ROUTES.failover, 'failover'],
+]);
 
 /**
  * The HTTP endpoints: POST hibernate, POST resume, GET health. Returns false for any other path so the
  * host app can handle it. Every answer is JSON with an `outcome` code; no stack trace ever leaves.
+ * A client that goes away (before its body ended, or while the answer was worked out) gets no answer
+ * attempt: one debug line each, and a body cut short counts in stasis_aborted_requests_total{route}.
  */
 export function createHttpHandler(
   manager: SessionManager,
@@ -43,7 +51,15 @@ export function createHttpHandler(
   // A client can drop or invent cookies, so addresses get their own, looser limit (shared NATs).
   const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
   return async function handle(req: IncomingMessage, res: ServerResponse, parsed?: ParsedBody): Promise<boolean> {
-    const readJson = () => readJsonBody(req, { limit: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs, ...(parsed ? { parsed } : {}) });
+    /** Set when the client went away before its body ended (the failover endpoint turns errors into answers). */
+    let aborted: RequestAbortedError | undefined;
+    const readJson = () =>
+      readJsonBody(req, { limit: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs, ...(parsed ? { parsed } : {}) }).catch(
+        (error: unknown) => {
+          if (error instanceof RequestAbortedError) aborted = error;
+          throw error;
+        },
+      );
     /** The POST routes: the method, then the origin (a cross-site form or script must not reach them). */
     const checkPost = (route: string) => {
       if (req.method !== 'POST') {
@@ -58,6 +74,12 @@ export function createHttpHandler(
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return false;
     const route = url.pathname.slice(base.length);
+    /** Answers, unless the client is gone (it closed the connection while the server worked): then one debug line. */
+    const reply = (status: number, body: unknown) => {
+      if (send(res, status, body)) return;
+      const outcome = (body as { outcome?: unknown } | null)?.outcome;
+      logger.debug?.(`${req.method} ${url.pathname}: client gone, answer not delivered (${status}${typeof outcome === 'string' ? ` ${outcome}` : ''})`);
+    };
     try {
       if (route === ROUTES.health && (req.method === 'GET' || req.method === 'HEAD')) {
         const sid = url.searchParams.get('sid');
@@ -71,10 +93,10 @@ export function createHttpHandler(
           ...(isSid(sid) ? { session: manager.report(sid) } : {}),
         };
         // 503 while draining, so a readiness probe takes the instance out of the load balancer at once.
-        send(res, manager.draining ? 503 : 200, body);
+        reply(manager.draining ? 503 : 200, body);
       } else if (route === ROUTES.metrics && req.method === 'GET') {
         if (!metricsAllowed(req, config.metricsToken)) {
-          send(res, 401, failure('malformed', 'The metrics need `Authorization: Bearer <STASIS_METRICS_TOKEN>`.'));
+          reply(401, failure('malformed', 'The metrics need `Authorization: Bearer <STASIS_METRICS_TOKEN>`.'));
           return true;
         }
         const text = manager.metrics.render({
@@ -96,7 +118,7 @@ export function createHttpHandler(
           manager.metrics.hibernation('request', 'ok', answer.blob.length);
           // Only once a blob depends on it.
           if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
-          send(res, 200, answer);
+          reply(200, answer);
         } else {
           const binding = readBindingCookie(req, config.cookieName);
           const address = clientAddress(req, config.trustProxy);
@@ -109,7 +131,7 @@ export function createHttpHandler(
             manager.metrics.resume('rate-limited');
             req.resume();
             res.setHeader('Retry-After', String(wait));
-            send(res, HTTP_STATUS['rate-limited'], {
+            reply(HTTP_STATUS['rate-limited'], {
               outcome: 'rate-limited',
               message: `Too many failed resumes; try again in ${wait} s.`,
               retryAfterSeconds: wait,
@@ -120,10 +142,11 @@ export function createHttpHandler(
             const body = await readJson();
             if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
-            send(res, 200, await manager.resume(body.sid, body.blob, binding));
+            reply(200, await manager.resume(body.sid, body.blob, binding));
             manager.metrics.resume('ok');
             bailout.record('ok');
           } catch (error) {
+            if (error instanceof RequestAbortedError) throw error; // not a resume outcome; nobody to answer
             manager.metrics.resume(error instanceof StasisError ? error.code : 'unavailable');
             const quiet = error instanceof StasisError && bailout.record(error.code);
             // Only answers that suggest guessing or stolen blobs count; honest ones (expired, replayed by a
@@ -133,7 +156,7 @@ export function createHttpHandler(
               if (browser) failuresByBrowser.recordFailure(browser);
             }
             if (quiet) {
-              send(res, HTTP_STATUS[error.code], { ...failure(error.code, error.message), quiet: true } satisfies Failure);
+              reply(HTTP_STATUS[error.code], { ...failure(error.code, error.message), quiet: true } satisfies Failure);
               return true;
             }
             throw error;
@@ -142,25 +165,34 @@ export function createHttpHandler(
       } else if (route === ROUTES.failover) {
         checkPost(route);
         const { status, answer } = await failoverEndpoint(manager, config.cookieName, readJson, req);
-        send(res, status, answer);
+        if (aborted) throw aborted; // it made an answer of it; nobody is left to read one
+        reply(status, answer);
       } else if (!(await serveAsset(route.slice(1), req, res))) {
-        send(res, 404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
+        reply(404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
       }
     } catch (error) {
+      if (error instanceof RequestAbortedError) {
+        // Routine (a tab closed mid-upload): one debug line and a count of its own, never an error or an outcome.
+        manager.metrics.aborted(ABORT_ROUTES.get(route) ?? 'other');
+        const of = error.declared === undefined ? '' : ` of ${error.declared}`;
+        logger.debug?.(`${req.method} ${url.pathname}: client aborted the request body (${error.received}${of} bytes received, ${error.how})`);
+        if (!res.destroyed) res.destroy(); // whatever is left of the connection: no answer will be read
+        return true;
+      }
       if (route === ROUTES.hibernate && req.method === 'POST') {
         manager.metrics.hibernation('request', error instanceof StasisError ? error.code : 'unavailable');
       }
       if (error instanceof BodyTimeoutError) {
         // 408 and a closed connection: the rest of a stalled body is never read.
         res.setHeader('Connection', 'close');
-        send(res, 408, failure(error.code, error.message));
+        reply(408, failure(error.code, error.message));
         res.once('finish', () => req.destroy());
       } else if (error instanceof StasisError) {
         if (error.code === 'misconfigured') logger.error(`${req.method} ${url.pathname}: ${error.message}`);
-        send(res, HTTP_STATUS[error.code], failure(error.code, error.message));
+        reply(HTTP_STATUS[error.code], failure(error.code, error.message));
       } else {
         logger.error(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? error}`);
-        send(res, HTTP_STATUS.unavailable, failure('unavailable', 'The server could not handle the request; try again.'));
+        reply(HTTP_STATUS.unavailable, failure('unavailable', 'The server could not handle the request; try again.'));
       }
     }
     return true;
@@ -171,8 +203,10 @@ function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {
   return { outcome, message };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
+/** Writes a JSON answer; false, writing nothing, when the client is gone (the connection closed). */
+function send(res: ServerResponse, status: number, body: unknown): boolean {
+  if (res.destroyed || res.socket?.destroyed === true) return false;
+  if (res.headersSent) return true;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -181,6 +215,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     'X-Content-Type-Options': 'nosniff',
   });
   res.end(text);
+  return true;
 }
 
 /** Metrics are open unless a token is configured; then only `Authorization: Bearer <token>` (compared in constant time). */

@@ -9,7 +9,8 @@ export interface ParsedBody {
 /**
  * Reads the JSON object body of a Stasis POST, whatever ran before Stasis:
  * - the stream is still unread: it is read here, refusing more than `limit` bytes and giving up after
- *   `timeoutMs` (a slow or stalled body: `unavailable`, HTTP 408, and the connection is closed);
+ *   `timeoutMs` (a slow or stalled body: `unavailable`, HTTP 408, and the connection is closed); a client
+ *   that goes away before its body ends (RequestAbortedError) has nobody left to answer;
  * - a body parser read it already and left the value (`req.body`, or `parsed.body` from an adapter): that
  *   value is used (an object, or the JSON text as a string or bytes);
  * - the stream was read and nothing usable is left: `misconfigured` at once, naming the fix. Waiting for an
@@ -83,14 +84,38 @@ export class BodyTimeoutError extends StasisError {
 }
 
 /**
+ * The client went away before its body ended: it closed or reset the connection (a tab closed, a page left,
+ * a proxy gave up). Routine, and nobody is left to answer: the HTTP layer writes nothing, logs one debug line
+ * and counts it in stasis_aborted_requests_total, not as a resume or hibernation outcome.
+ */
+export class RequestAbortedError extends StasisError {
+  override readonly name = 'RequestAbortedError';
+  constructor(
+    /** Body bytes that arrived before the connection went. */
+    readonly received: number,
+    /** The Content-Length the request announced, when it did. */
+    readonly declared: number | undefined,
+    /** How the stream ended: the error's code (`ECONNRESET`), or `close` for a connection closed without one. */
+    readonly how: string,
+  ) {
+    super('unavailable', 'The request was aborted before its body ended.');
+  }
+}
+
+/**
  * Collects the body up to `limit` bytes. Past it, the answer is `too-large` at once while the rest is read
  * and dropped: a request stream left half-read would stall its keep-alive connection. A body still
- * incomplete after `timeoutMs` (slowloris, a stalled upload) fails with BodyTimeoutError.
+ * incomplete after `timeoutMs` (slowloris, a stalled upload) fails with BodyTimeoutError; one whose
+ * connection closes or errors first (the client went away) with RequestAbortedError.
  */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const declared = Number(req.headers['content-length']);
+    const aborted = (how: string) => new RequestAbortedError(size, Number.isFinite(declared) ? declared : undefined, how);
+    // Gone before we got here (a handler that ran first awaited): its 'error' and 'close' are past.
+    if (req.destroyed) return reject(aborted('close'));
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -111,8 +136,10 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
       }
     });
     req.on('end', () => settle(() => resolve(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', (error) => settle(() => reject(error)));
+    // Node destroys an unfinished request whose connection closed or broke with ECONNRESET "aborted" (also
+    // for a malformed chunked body, after which the connection is gone too): either way nobody is left.
+    req.on('error', (error: NodeJS.ErrnoException) => settle(() => reject(aborted(error.code ?? error.message))));
     // An aborted request never ends: settle now instead of at the timeout.
-    req.on('close', () => settle(() => reject(new StasisError('unavailable', 'The request was aborted.'))));
+    req.on('close', () => settle(() => reject(aborted('close'))));
   });
 }

@@ -75,6 +75,28 @@ ${servers}
       proxy_next_upstream error timeout http_502 http_503 non_idempotent;
       proxy_next_upstream_tries 2;
     }
+
+    # Stasis's endpoints: when no backend answers (both tries failed), the page gets a Stasis answer it knows
+    # (unavailable: keep the blob, retry) instead of nginx's HTML page.
+    location /stasis/ {
+      proxy_pass http://stasis;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_read_timeout 1h;
+      proxy_buffering off;
+      proxy_connect_timeout 2s;
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 2;
+      error_page 502 504 = @stasis_unavailable;
+    }
+
+    location @stasis_unavailable {
+      default_type application/json;
+      return 503 '{"outcome":"unavailable","message":"No instance answered; try again."}';
+    }
   }
 }
 `;
