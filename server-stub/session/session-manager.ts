@@ -109,6 +109,9 @@ export class SessionManager {
       } else {
         this.#ctx.debug(sid, `connect: attached at gen ${session.gen}`);
       }
+      // The awaits above let a hibernate, a push or another instance's takeover seal this session meanwhile:
+      // a channel attached to it now would stay open with every message ignored.
+      if (session.sealing || session.signal.aborted) throw new StasisError('no-session', 'The session left while this channel connected; resume it first.');
       this.#retention.cancel(sid);
       session.channels.add(channel);
       session.lastActivity = this.#ctx.now();
@@ -171,8 +174,15 @@ export class SessionManager {
     return this.#push.simulateFailover(sid, kind, binding);
   }
 
-  /** See ServerPush.drain. */
-  drain(timeoutMs: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }> {
+  /**
+   * See ServerPush.drain. Connects and resumes already under way finish first (at most `timeoutMs`): one may be
+   * holding a session another instance just handed over, which must be drained or stored, not dropped.
+   */
+  async drain(timeoutMs: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }> {
+    this.#pool.startDraining();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#busy.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     return this.#push.drain(timeoutMs);
   }
 

@@ -25,6 +25,11 @@ export class KeyedQueue {
     return result;
   }
 
+  /** Resolves once no task of any key is queued or running (tasks queued meanwhile are waited for too). */
+  async idle(): Promise<void> {
+    while (this.#tails.size > 0) await Promise.all(this.#tails.values());
+  }
+
   /** Keys with a task queued or running. */
   get size(): number {
     return this.#tails.size;
