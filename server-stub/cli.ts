@@ -41,6 +41,10 @@ async function main(): Promise<void> {
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   let keys = process.env.STASIS_KEYS;
   if (!keys && values['dev-key']) {
+    // A throwaway key printed to the console has no place in production: every blob would die with the process.
+    if (process.env.NODE_ENV === 'production') {
+      throw new StasisConfigError('--dev-key is refused under NODE_ENV=production: set STASIS_KEYS.', { code: 'invalid-option', option: 'keys', env: 'STASIS_KEYS' });
+    }
     keys = generateKeySpec();
     console.log(`[stasis] development key ring generated for this run only (blobs die with it): STASIS_KEYS=${keys}`);
   }

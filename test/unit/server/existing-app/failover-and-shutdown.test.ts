@@ -263,3 +263,19 @@ server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port
     expect(result.stdout).not.toMatch(/timed out/);
   });
 });
+
+describe.skipIf(!distBuilt)('the CLI (dist/server/cli.js)', () => {
+  it('refuses --dev-key under NODE_ENV=production: a throwaway key would make every blob die with the process', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: '0' };
+    delete env.STASIS_KEYS;
+    const proc = spawn(process.execPath, [join(distDir, 'server/cli.js'), '--dev-key'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    onCleanup(() => proc.exitCode === null && proc.kill('SIGKILL'));
+    let output = '';
+    proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await within(new Promise<number | null>((resolve) => proc.once('exit', resolve)), 10_000, 'the CLI exits');
+    expect(code).not.toBe(0);
+    expect(output).toContain('--dev-key is refused under NODE_ENV=production');
+    expect(output).not.toMatch(/STASIS_KEYS=\S+:/); // no key printed
+  });
+});
