@@ -113,6 +113,9 @@ export const RULES: Rules = {
   trustProxy: bool('STASIS_TRUST_PROXY'),
   resumeFailuresPerMinute: int('STASIS_RESUME_FAILURES_PER_MINUTE'),
   maxSessionsPerBrowser: int('STASIS_MAX_SESSIONS_PER_BROWSER'),
+  maxLiveSessions: int('STASIS_MAX_LIVE_SESSIONS'),
+  maxSessionsPerAddress: int('STASIS_MAX_SESSIONS_PER_ADDRESS'),
+  lookupPatienceSeconds: int('STASIS_LOOKUP_PATIENCE_SECONDS', TIMER_SECONDS),
   drainTimeoutMs: int('STASIS_DRAIN_TIMEOUT_MS', TIMER_MS),
   bodyTimeoutMs: int('STASIS_BODY_TIMEOUT_MS', TIMER_MS),
   assets: {
@@ -130,7 +133,15 @@ export const RULES: Rules = {
       return when(!!url && (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '', value as string);
     },
   },
-  redisPrefix: text('STASIS_REDIS_PREFIX'),
+  redisCluster: {
+    env: 'STASIS_REDIS_CLUSTER',
+    expect: 'a non-empty array of node URLs redis[s]://[user:password@]host[:port] (environment: comma-separated)',
+    fromEnv: list,
+    secret: true,
+    check: clusterNodes,
+  },
+  // Braces would make part of the prefix a Redis Cluster hash tag and put every key in one slot.
+  redisPrefix: text('STASIS_REDIS_PREFIX', { expect: 'a non-empty string without "{" or "}"', pattern: /^[^{}]+$/ }),
   stores: arrayOf('STASIS_STORES', 'an array of "memory", "redis" or SessionStore objects', (value) =>
     value === 'memory' || value === 'redis' || (hasMethods(value, 'put', 'take', 'peek', 'delete') && typeof (value as { name?: unknown }).name === 'string')
       ? (value as OptionValues['stores'][number])
@@ -178,6 +189,7 @@ export function readOptions(options: Options, env: NodeJS.ProcessEnv): Partial<O
     }
   }
   const values: Partial<Record<keyof OptionValues, unknown>> = {};
+  const fromEnv = new Set<keyof OptionValues>();
   for (const name of Object.keys(RULES) as Array<keyof OptionValues>) {
     const rule: Rule<unknown> = RULES[name];
     const given = (options as Record<string, unknown>)[name];
@@ -188,6 +200,15 @@ export function readOptions(options: Options, env: NodeJS.ProcessEnv): Partial<O
     const checked = rule.check(value);
     if (checked instanceof Refused) throw refusal(name, rule, source === 'code' ? show(given, rule.secret) : show(raw, rule.secret), source === 'env', checked.detail);
     values[name] = checked;
+    if (source === 'env') fromEnv.add(name);
+  }
+  // One Redis or one Redis Cluster: both set (even one in code, one in the environment) is a mistake to fix.
+  if (values.redisUrl !== undefined && values.redisCluster !== undefined) {
+    const where = (name: 'redisUrl' | 'redisCluster') => (fromEnv.has(name) ? `from ${RULES[name].env}` : 'in code');
+    throw new StasisConfigError(
+      `redisUrl (${where('redisUrl')}) and redisCluster (${where('redisCluster')}) are both set: give one Redis server or one Redis Cluster.`,
+      { code: 'invalid-option', option: 'redisCluster', ...(fromEnv.has('redisCluster') ? { env: RULES.redisCluster.env } : {}) },
+    );
   }
   return values as Partial<OptionValues>;
 }
@@ -229,6 +250,32 @@ function distance(a: string, b: string): number {
     row = next;
   }
   return row[b.length]!;
+}
+
+/**
+ * Seed nodes of a Redis Cluster: redis:// or rediss:// URLs with a host, no database (a cluster has only 0),
+ * all with the same scheme and credentials (one set is used for every node the cluster names).
+ */
+function clusterNodes(value: unknown): string[] | Refused {
+  if (!Array.isArray(value) || value.length === 0) return new Refused();
+  const urls: URL[] = [];
+  for (const [i, item] of (value as unknown[]).entries()) {
+    const url = typeof item === 'string' && URL.canParse(item) ? new URL(item) : undefined;
+    const plain =
+      url &&
+      (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+      url.hostname !== '' &&
+      ['', '/', '/0'].includes(url.pathname) &&
+      !url.search &&
+      !url.hash;
+    if (!plain) return new Refused(`node ${i + 1} must be a redis:// or rediss:// URL with a host, and no database but 0`);
+    urls.push(url);
+  }
+  const [first] = urls;
+  if (urls.some((url) => url.protocol !== first!.protocol || url.username !== first!.username || url.password !== first!.password)) {
+    return new Refused('every node must have the same scheme (redis:// or rediss://) and the same credentials');
+  }
+  return [...(value as string[])];
 }
 
 /** An allowed origin, normalised as browsers send it (`https://app.example:8443`); anything else is refused. */

@@ -57,6 +57,23 @@ export interface StasisServerOptions<A = AppHandlers | void> {
   resumeFailuresPerMinute?: number;
   /** Live sessions one browser may hold at once. Env STASIS_MAX_SESSIONS_PER_BROWSER. Default 32. */
   maxSessionsPerBrowser?: number;
+  /**
+   * Live sessions this instance holds at most; a new or restored session beyond it is refused (`unavailable`,
+   * the page retries; close code 1013 on the live channel). Env STASIS_MAX_LIVE_SESSIONS. Default 20000.
+   */
+  maxLiveSessions?: number;
+  /**
+   * Live sessions started by connections that brought no binding cookie, per client address (every such
+   * connection is a new "browser", so the per-browser cap does not bound them). Env
+   * STASIS_MAX_SESSIONS_PER_ADDRESS. Default 256.
+   */
+  maxSessionsPerAddress?: number;
+  /**
+   * How long a live connect whose session lookup keeps failing (Redis unreachable or hung, the owner not
+   * answering) is refused (close 1012; the page connects again) before it starts a fresh session.
+   * Env STASIS_LOOKUP_PATIENCE_SECONDS. Default 30.
+   */
+  lookupPatienceSeconds?: number;
   /** How long a drain waits for pushed blobs to flush. Env STASIS_DRAIN_TIMEOUT_MS. Default 10000. */
   drainTimeoutMs?: number;
   /**
@@ -81,13 +98,20 @@ export interface StasisServerOptions<A = AppHandlers | void> {
    * (handovers between instances) and a session store. Env STASIS_REDIS_URL (redis://host:port[/db]). Default: none.
    */
   redisUrl?: string;
-  /** Prefix of every Redis key and channel. Env STASIS_REDIS_PREFIX. Default "stasis:". */
+  /**
+   * A Redis Cluster instead of one Redis: a few of its nodes, `redis[s]://[user:password@]host:port`, the same
+   * scheme and credentials on each; the others are discovered. Handovers use sharded pub/sub (Redis 7); on an
+   * older cluster a handover to an instance that died waits out the handover timeout. Env STASIS_REDIS_CLUSTER
+   * (comma-separated). Set this or `redisUrl`, not both. Default: none.
+   */
+  redisCluster?: string[];
+  /** Prefix of every Redis key and channel, without "{" or "}". Env STASIS_REDIS_PREFIX. Default "stasis:". */
   redisPrefix?: string;
   /**
    * Where sessions whose channel dropped go after the retention window: `memory`, `redis`, or your own
    * `SessionStore` objects. A blob is written to every store that answers and taken back from all of them
    * (the newest copy wins). Env STASIS_STORES (comma-separated names). Default: memory, plus redis when
-   * STASIS_REDIS_URL is set. An empty list drops such sessions.
+   * STASIS_REDIS_URL or STASIS_REDIS_CLUSTER is set. An empty list drops such sessions.
    */
   stores?: Array<'memory' | 'redis' | SessionStore>;
   /** Memory store bound, entries. Env STASIS_MEMORY_STORE_MAX_ENTRIES. Default 10000. */
@@ -141,10 +165,15 @@ export interface ResolvedConfig {
   trustProxy: boolean;
   resumeFailuresPerMinute: number;
   maxSessionsPerBrowser: number;
+  maxLiveSessions: number;
+  maxSessionsPerAddress: number;
+  lookupPatienceMs: number;
   drainTimeoutMs: number;
   idleMs: number;
   metricsToken: string | undefined;
   redisUrl: string | undefined;
+  /** Only when set: seed node URLs of a Redis Cluster (then `redisUrl` is undefined). */
+  redisCluster?: string[];
   redisPrefix: string;
   stores: Array<'memory' | 'redis' | SessionStore>;
   memoryStore: { maxEntries: number; maxBytes: number };
@@ -166,6 +195,9 @@ export const DEFAULTS = {
   cookieName: 'stasis_bid',
   resumeFailuresPerMinute: 20,
   maxSessionsPerBrowser: 32,
+  maxLiveSessions: 20_000,
+  maxSessionsPerAddress: 256,
+  lookupPatienceSeconds: 30,
   drainTimeoutMs: 10_000,
   bodyTimeoutMs: 15_000,
   redisPrefix: 'stasis:',
@@ -205,12 +237,16 @@ export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS
     trustProxy: o.trustProxy ?? false,
     resumeFailuresPerMinute: o.resumeFailuresPerMinute ?? d.resumeFailuresPerMinute,
     maxSessionsPerBrowser: o.maxSessionsPerBrowser ?? d.maxSessionsPerBrowser,
+    maxLiveSessions: o.maxLiveSessions ?? d.maxLiveSessions,
+    maxSessionsPerAddress: o.maxSessionsPerAddress ?? d.maxSessionsPerAddress,
+    lookupPatienceMs: 1000 * (o.lookupPatienceSeconds ?? d.lookupPatienceSeconds),
     drainTimeoutMs: o.drainTimeoutMs ?? d.drainTimeoutMs,
     idleMs: 1000 * (o.idleSeconds ?? 0),
     metricsToken: o.metricsToken,
     redisUrl: o.redisUrl,
+    ...(o.redisCluster ? { redisCluster: o.redisCluster } : {}),
     redisPrefix: o.redisPrefix ?? d.redisPrefix,
-    stores: o.stores ?? (o.redisUrl ? ['memory', 'redis'] : ['memory']),
+    stores: o.stores ?? (o.redisUrl || o.redisCluster ? ['memory', 'redis'] : ['memory']),
     memoryStore: { maxEntries: o.memoryStoreMaxEntries ?? d.memoryStoreMaxEntries, maxBytes: o.memoryStoreMaxBytes ?? d.memoryStoreMaxBytes },
     storeTimeoutMs,
     breaker: { failureThreshold: o.breakerFailures ?? d.breakerFailures, openMs: 1000 * (o.breakerOpenSeconds ?? d.breakerOpenSeconds), timeoutMs: storeTimeoutMs },
@@ -222,8 +258,8 @@ export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS
       windowMs: 1000 * (o.bailoutWindowSeconds ?? d.bailoutWindowSeconds),
     },
   };
-  if (config.stores.includes('redis') && !config.redisUrl) {
-    throw new StasisConfigError('The "redis" store needs STASIS_REDIS_URL (or the redisUrl option).', {
+  if (config.stores.includes('redis') && !config.redisUrl && !config.redisCluster) {
+    throw new StasisConfigError('The "redis" store needs STASIS_REDIS_URL or STASIS_REDIS_CLUSTER (or the redisUrl or redisCluster option).', {
       code: 'missing-option',
       option: 'redisUrl',
       env: 'STASIS_REDIS_URL',

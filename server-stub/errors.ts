@@ -14,6 +14,17 @@ export class StasisError extends Error {
   }
 }
 
+/**
+ * This instance holds its maximum of live sessions (`maxLiveSessions`): `unavailable` (the page keeps its blob
+ * and retries, maybe on another instance); a live channel closes with 1013 (Try Again Later).
+ */
+export class StasisCapacityError extends StasisError {
+  override readonly name = 'StasisCapacityError';
+  constructor(limit: number) {
+    super('unavailable', `This server holds its maximum of ${limit} live sessions; try again shortly.`);
+  }
+}
+
 /** A value the codec cannot write or read. `key` is the registered key, `path` the place inside the value. */
 export class StasisCodecError extends StasisError {
   override readonly name = 'StasisCodecError';

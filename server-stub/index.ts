@@ -38,7 +38,7 @@ export { CircuitBreaker, BREAKER_DEFAULTS, type BreakerState } from './store/cir
 export { storeContract } from './store/contract.js';
 export { RedisStore } from './redis/redis-store.js';
 export { RedisLedger } from './redis/redis-ledger.js';
-export { StasisError, StasisCodecError, StasisConfigError } from './errors.js';
+export { StasisError, StasisCodecError, StasisConfigError, StasisCapacityError } from './errors.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 
 export interface StasisServer<A = AppHandlers | void> {
@@ -102,13 +102,20 @@ export async function createStasisServer<A = AppHandlers | void>(
   const codecs = new Map<string, Codec>([[jsonCodec.name, jsonCodec]]);
   for (const codec of options.codecs ?? []) codecs.set(codec.name, codec);
   const metrics = new Metrics();
-  // Redis, when configured, carries everything a fleet shares: ledger, owners and handovers, a store.
-  const redisOptions = config.redisUrl ? { url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.storeTimeoutMs } : undefined;
+  // Redis (one server or a Redis Cluster), when configured, carries everything a fleet shares: ledger, owners
+  // and handovers, a store.
+  const where = { prefix: config.redisPrefix, commandTimeoutMs: config.storeTimeoutMs };
+  const redisOptions = config.redisCluster
+    ? { ...where, cluster: config.redisCluster }
+    : config.redisUrl
+      ? { ...where, url: config.redisUrl }
+      : undefined;
   // One command connection for ledger, store and fleet (plus the fleet's subscriber connection).
   const client = redisOptions ? connectRedis(redisOptions, 'server') : undefined;
   const redis = client ? { client, prefix: config.redisPrefix } : undefined;
   if (client && !(await whenReady(client, 5000))) {
-    logger.error(`Redis at ${redactUrl(config.redisUrl!)} is not reachable yet; resumes answer "unavailable" until it is.`);
+    const target = config.redisCluster ? `Redis Cluster ${config.redisCluster.map(redactUrl).join(', ')}` : `Redis at ${redactUrl(config.redisUrl!)}`;
+    logger.error(`${target} is not reachable yet; resumes answer "unavailable" until it is.`);
   }
   const ledger: Ledger = options.ledger ?? (redis ? new RedisLedger(redis, options.now) : new MemoryLedger(options.now));
   const fleet = redisOptions
@@ -137,6 +144,9 @@ export async function createStasisServer<A = AppHandlers | void>(
     warnBlobBytes: config.warnBlobBytes,
     retentionMs: config.retentionMs,
     maxSessionsPerBrowser: config.maxSessionsPerBrowser,
+    maxLiveSessions: config.maxLiveSessions,
+    maxSessionsPerAddress: config.maxSessionsPerAddress,
+    lookupPatienceMs: config.lookupPatienceMs,
     idleMs: config.idleMs,
     metrics,
     ledger,

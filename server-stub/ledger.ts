@@ -34,6 +34,14 @@ export type LedgerVerdict = 'ok' | 'replayed' | 'stale' | 'busy' | 'retried';
 /** How long a consumed blob is held for the attempt that consumed it before the same browser may retry it. */
 export const LEDGER_LEASE_MS = 10_000;
 
+/**
+ * Entries the in-memory ledger keeps at most, of each kind (consumed ids, newest generations; ~250 B each,
+ * so about 100 MiB at most). Past it the oldest are forgotten first: a blob whose id was forgotten is still
+ * refused as `stale` while its session's generation record remains; one whose session's record went too could
+ * resume once more. A fleet uses the Redis ledger, whose entries expire with their blobs instead.
+ */
+export const MEMORY_LEDGER_MAX_ENTRIES = 200_000;
+
 export interface Ledger {
   /** Consumes the blob id and records its generation as the session's newest. Atomic across instances. */
   consume(claim: LedgerClaim): Promise<LedgerVerdict>;
@@ -72,6 +80,7 @@ export class MemoryLedger implements Ledger {
   constructor(
     private readonly now: () => number = Date.now,
     private readonly leaseMs: number = LEDGER_LEASE_MS,
+    private readonly maxEntries: number = MEMORY_LEDGER_MAX_ENTRIES,
   ) {}
 
   async consume(claim: LedgerClaim): Promise<LedgerVerdict> {
@@ -88,12 +97,13 @@ export class MemoryLedger implements Ledger {
       return 'retried';
     }
     const entry: Consumed = { verdict: 'ok', bid: claim.bid, attempt: claim.attempt, leaseUntil: now + this.leaseMs, expiresAtMs: claim.expiresAtMs };
-    this.#consumed.set(claim.jti, entry);
+    remember(this.#consumed, claim.jti, entry, this.maxEntries);
     if (newestGen !== undefined && newestGen >= claim.gen) {
       entry.verdict = 'stale';
       return 'stale';
     }
-    this.#newest.set(claim.sid, { gen: claim.gen, until: Math.max(claim.expiresAtMs, newest?.until ?? 0) });
+    this.#newest.delete(claim.sid); // re-inserted last: the oldest session is forgotten first
+    remember(this.#newest, claim.sid, { gen: claim.gen, until: Math.max(claim.expiresAtMs, newest?.until ?? 0) }, this.maxEntries);
     return 'ok';
   }
 
@@ -125,4 +135,10 @@ export class MemoryLedger implements Ledger {
     for (const [jti, entry] of this.#consumed) if (entry.expiresAtMs <= now) this.#consumed.delete(jti);
     for (const [sid, entry] of this.#newest) if (entry.until <= now) this.#newest.delete(sid);
   }
+}
+
+/** Sets `key` in a map kept to `max` entries, forgetting the oldest inserted first. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  while (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }

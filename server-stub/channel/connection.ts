@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { CLOSE_CODES, isSid } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
-import { StasisError } from '../errors.js';
+import { StasisCapacityError, StasisError } from '../errors.js';
 import type { AppHandlers, LiveChannel, SessionContext } from '../session/session.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Logger } from '../logger.js';
-import { bindingCookieHeader, newBindingSecret, readBindingCookie } from '../transport/binding-cookie.js';
+import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from '../transport/binding-cookie.js';
 
 /**
  * A socket the app already owns (a `ws` WebSocket, a Socket.IO socket, anything that carries text), as
@@ -48,6 +48,7 @@ export interface StasisConnection<A = AppHandlers | void> {
 /** Why a connect was refused, as a close code and reason the page understands (see docs/protocol.md). */
 export function closeFor(error: unknown): { code: number; reason: string } {
   if (error instanceof StasisError && error.code === 'rate-limited') return { code: CLOSE_CODES.tooManySessions, reason: 'stasis:too-many-sessions' };
+  if (error instanceof StasisCapacityError) return { code: 1013, reason: 'stasis:server-full' }; // Try Again Later
   if (error instanceof StasisError && error.code === 'unavailable') return { code: 1012, reason: 'stasis:draining' }; // Service Restart
   if (error instanceof StasisError && error.code === 'malformed') return { code: CLOSE_CODES.badSession, reason: 'stasis:bad-sid' };
   return { code: CLOSE_CODES.resumeFirst, reason: `stasis:${error instanceof StasisError ? error.code : 'unavailable'}` };
@@ -106,6 +107,9 @@ export async function connectChannel<A>(
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
   const binding = bindingOf(request, config.cookieName);
+  // No cookie: a browser seen for the first time (or a script). Counted per address, as any number of them can come.
+  const firstVisit = readBindingCookie(request as IncomingMessage, config.cookieName) === undefined;
+  const address = firstVisit ? clientAddress(request as IncomingMessage, config.trustProxy) : undefined;
   if (!binding && !warnedUnbound) {
     warnedUnbound = true;
     logger?.warn(
@@ -113,7 +117,7 @@ export async function connectChannel<A>(
         'hibernate cannot resume. Send stasis.bindingCookie(request) with your handshake answer (the adapters do).',
     );
   }
-  const session = await manager.connect(sid, channel, binding);
+  const session = await manager.connect(sid, channel, binding, address);
   let closed = false;
   return {
     sid,

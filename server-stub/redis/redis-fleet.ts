@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { StasisError } from '../errors.js';
 import type { HibernateOk } from '../../src/protocol/index.js';
 import type { Fleet, HandoverReply, HandoverRequest } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
-import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
+import { connectRedis, isUnknownCommand, keyPrefix, type RedisClient, type RedisOptions } from './redis-client.js';
 
 const DISOWN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 // Re-owns a session only where no other instance is recorded: a copy that moved elsewhere must not come back.
@@ -13,13 +12,16 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
-export interface RedisFleetOptions extends RedisOptions {
+export type RedisFleetOptions = RedisOptions & {
   /** How long an owner record lives, ms; it is set when a session goes live here and deleted when it leaves. */
   ownerTtlMs: number;
   /** How long to wait for the owning instance to hand a session over, ms. Default 3000. */
   handoverTimeoutMs?: number;
   logger?: Logger;
-}
+};
+
+/** RECLAIM scripts in flight at once on a Redis Cluster, where they cannot share a pipeline. */
+const CLUSTER_RECLAIM_CONCURRENCY = 64;
 
 type Envelope =
   | { kind: 'request'; id: string; from: string; request: HandoverRequest }
@@ -29,13 +31,23 @@ type Envelope =
  * The fleet over Redis: `owner:{sid}` names the instance holding a live session, and each instance listens
  * on its own pub/sub channel for handover requests. PUBLISH says how many subscribers got the message, so a
  * request to an instance that died (SIGKILL) is known to be undeliverable at once, without a timeout.
+ *
+ * On a Redis Cluster the channel is a sharded one (SSUBSCRIBE / SPUBLISH, Redis 7): it lives on the master of
+ * its slot, where the listener subscribes and where every SPUBLISH to it goes, so SPUBLISH's count is every
+ * listener there is. (A classic PUBLISH is broadcast over the cluster bus, and its count covers only the node
+ * that took it: 0 would not mean "gone".) A cluster without sharded pub/sub (Redis 6) gets classic pub/sub,
+ * where 0 receivers means "not known": the asker waits out the handover timeout instead.
  */
 export class RedisFleet implements Fleet {
   readonly instanceId = randomBytes(9).toString('base64url');
   readonly shared = true;
-  readonly #redis: Redis;
-  readonly #subscriber: Redis;
+  readonly #redis: RedisClient;
+  readonly #subscriber: RedisClient;
   readonly #prefix: string;
+  readonly #cluster: boolean;
+  /** Cluster only: whether sharded pub/sub works (undefined until the first SSUBSCRIBE or SPUBLISH says). */
+  #sharded: boolean | undefined;
+  #closed = false;
   readonly #pending = new Map<string, (reply: HandoverReply) => void>();
   #handler: ((request: HandoverRequest) => Promise<HandoverReply>) | undefined;
   #undelivered: ((reply: HibernateOk) => void) | undefined;
@@ -43,20 +55,36 @@ export class RedisFleet implements Fleet {
 
   readonly #owned: boolean;
 
-  /** `client`: a command connection to share (the fleet still opens its own subscriber connection). */
-  constructor(private readonly options: RedisFleetOptions & { client?: Redis }) {
-    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+  /** `client`: a command connection to share, of the same kind (`url` or `cluster`); the fleet still opens its own subscriber connection. */
+  constructor(private readonly options: RedisFleetOptions & { client?: RedisClient }) {
+    this.#prefix = keyPrefix(options.prefix);
+    this.#cluster = !!options.cluster;
     this.#owned = !options.client;
     this.#redis = options.client ?? connectRedis(options, 'fleet');
-    // The subscriber subscribes on every (re)connect: a first attempt while Redis is down must not be the last.
-    this.#subscriber = connectRedis(options, 'fleet-sub');
+    this.#subscriber = connectRedis(options, 'fleet-sub', { shardedSubscribers: this.#cluster });
     this.#subscriber.on('message', (_channel: string, text: string) => void this.#onMessage(text));
+    this.#subscriber.on('smessage', (_channel: string, text: string) => void this.#onMessage(text));
     let subscribed!: () => void;
     const first = new Promise<void>((resolve) => (subscribed = resolve));
-    const subscribe = () =>
-      void this.#subscriber.subscribe(this.#channel(this.instanceId)).then(subscribed, (error: unknown) => {
-        options.logger?.warn(`fleet: could not subscribe (${(error as Error).message}); trying again on the next reconnect`);
-      });
+    let done = false;
+    let retry: NodeJS.Timeout | undefined;
+    const subscribe = () => {
+      // A cluster client subscribes its channels again by itself after a reconnect (sharded ones per master).
+      if (this.#closed || (this.#cluster && done)) return;
+      clearTimeout(retry);
+      void this.#subscribe().then(
+        () => {
+          done = true;
+          subscribed();
+        },
+        (error: unknown) => {
+          options.logger?.warn(`fleet: could not subscribe (${(error as Error).message}); trying again on the next reconnect`);
+          // A cluster can refuse while its slot map settles, without a reconnect to try again on.
+          if (this.#cluster && !this.#closed) retry = setTimeout(subscribe, 1000).unref();
+        },
+      );
+    };
+    // The subscriber subscribes on every (re)connect: a first attempt while Redis is down must not be the last.
     this.#subscriber.on('ready', subscribe);
     if (this.#subscriber.status === 'ready') subscribe();
     this.#ready = Promise.race([first, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]);
@@ -77,6 +105,7 @@ export class RedisFleet implements Fleet {
   }
 
   async reclaim(sids: readonly string[]): Promise<string[]> {
+    if (this.#cluster) return this.#reclaimEach(sids);
     const moved: string[] = [];
     // One pipeline per batch: thousands of live sessions cost a few round trips, not one each.
     for (let i = 0; i < sids.length; i += 500) {
@@ -90,6 +119,23 @@ export class RedisFleet implements Fleet {
       });
     }
     return moved;
+  }
+
+  /**
+   * On a Redis Cluster the owner records of many sids live on every master, and a pipeline must stay on one:
+   * one EVAL per sid (each goes to its key's master), a bounded number in flight.
+   */
+  async #reclaimEach(sids: readonly string[]): Promise<string[]> {
+    const kept = new Array<unknown>(sids.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < sids.length) {
+        const i = next++;
+        kept[i] = await this.#redis.eval(RECLAIM, 1, this.#ownerKey(sids[i]!), this.instanceId, this.options.ownerTtlMs);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CLUSTER_RECLAIM_CONCURRENCY, sids.length) }, worker));
+    return sids.filter((_, i) => kept[i] === 0);
   }
 
   async disown(sid: string): Promise<void> {
@@ -114,7 +160,7 @@ export class RedisFleet implements Fleet {
     answered.catch(() => undefined);
     try {
       const envelope: Envelope = { kind: 'request', id, from: this.instanceId, request };
-      const receivers = await this.#redis.publish(this.#channel(owner), JSON.stringify(envelope));
+      const receivers = await this.#publish(owner, JSON.stringify(envelope));
       if (receivers === 0) {
         // Nobody listens there: that instance is gone, and so is whatever it held in memory.
         await this.#redis.eval(DISOWN, 1, this.#ownerKey(request.sid), owner).catch(() => undefined);
@@ -133,6 +179,7 @@ export class RedisFleet implements Fleet {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#subscriber.disconnect();
     if (this.#owned) this.#redis.disconnect();
   }
@@ -159,17 +206,62 @@ export class RedisFleet implements Fleet {
       if (!(error instanceof StasisError)) this.options.logger?.error(`fleet: handover failed: ${(error as Error)?.stack ?? error}`);
     }
     const answer: Envelope = { kind: 'reply', id: envelope.id, reply };
-    const delivered = await this.#redis.publish(this.#channel(envelope.from), JSON.stringify(answer)).catch((error: unknown) => {
+    const delivered = await this.#publish(envelope.from, JSON.stringify(answer)).catch((error: unknown) => {
       this.options.logger?.warn(`fleet: could not answer a handover (${(error as Error).message}); keeping the session in the stores`);
       return 0;
     });
-    if (delivered === 0 && reply.outcome === 'ok') this.#undelivered?.(reply);
+    // Not known to have arrived (0, or a count that says nothing): keep it, the ledger refuses a second restore.
+    if (!delivered && reply.outcome === 'ok') this.#undelivered?.(reply);
+  }
+
+  /** Listens on this instance's channel: a sharded one on a Redis Cluster that has them, else a classic one. */
+  async #subscribe(): Promise<void> {
+    const channel = this.#channel(this.instanceId);
+    if (this.#cluster && this.#sharded !== false) {
+      try {
+        await this.#subscriber.ssubscribe(channel);
+        this.#sharded = true;
+        return;
+      } catch (error) {
+        if (!isUnknownCommand(error)) throw error;
+        this.#classicInCluster();
+      }
+    }
+    await this.#subscriber.subscribe(channel);
+  }
+
+  /**
+   * Sends on `instance`'s channel. Resolves with how many listeners got the message, or undefined when the
+   * count says nothing: a classic PUBLISH in a cluster counts only the node that took it.
+   */
+  async #publish(instance: string, text: string): Promise<number | undefined> {
+    const channel = this.#channel(instance);
+    if (!this.#cluster) return this.#redis.publish(channel, text);
+    if (this.#sharded !== false) {
+      try {
+        return Number(await this.#redis.spublish(channel, text));
+      } catch (error) {
+        if (!isUnknownCommand(error)) throw error;
+        this.#classicInCluster();
+      }
+    }
+    const receivers = await this.#redis.publish(channel, text);
+    return receivers > 0 ? receivers : undefined;
+  }
+
+  #classicInCluster(): void {
+    if (this.#sharded === false) return;
+    this.#sharded = false;
+    this.options.logger?.warn(
+      'fleet: this Redis Cluster has no sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7); using classic pub/sub, so a handover to an instance that died waits out the handover timeout',
+    );
   }
 
   #ownerKey(sid: string): string {
     return `${this.#prefix}owner:${sid}`;
   }
 
+  // A single key each: a Redis Cluster keeps an owner record and a (sharded) channel on the master of its slot.
   #channel(instance: string): string {
     return `${this.#prefix}fleet:${instance}`;
   }

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { LEDGER_LEASE_MS, type Ledger, type LedgerClaim, type LedgerVerdict } from '../ledger.js';
-import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
+import { connectRedis, keyPrefix, type RedisClient, type RedisOptions } from './redis-client.js';
 
 // One script, so the id check and the generation check are a single atomic step on the Redis server:
 // two instances resuming the same blob at the same moment get exactly one `ok`. The id's value records the
@@ -43,28 +42,49 @@ local held = redis.call('GET', KEYS[1])
 if held and string.sub(held, 1, 3) == 'ok|' then redis.call('SET', KEYS[1], 'settled' .. string.sub(held, 3), 'KEEPTTL') end
 return 1`;
 
+// Binds a blob id to its session (the key holds the sid), once. The id's consume record sits with its
+// session's keys, in their hash slot; this single-key step keeps the id from being consumed again under another
+// sid. (A blob's id and sid are sealed together, so a real claim never pairs them otherwise.) KEYS: bind.
+// ARGV: sid, ttl ms. Answers 1 when the id is (now) bound to this sid, 0 when to another.
+const BIND = `
+local held = redis.call('GET', KEYS[1])
+if held then
+  if held == ARGV[1] then return 1 end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
 const VERDICTS: ReadonlySet<string> = new Set<LedgerVerdict>(['ok', 'replayed', 'stale', 'busy', 'retried']);
 
-/** The ledger for a fleet: `SET NX PX` of the blob id plus the newest generation per session, in one Lua script. */
+/**
+ * The ledger for a fleet: `SET NX PX` of the blob id plus the newest generation per session, in one Lua script.
+ * Both keys carry the sid as their Redis Cluster hash tag (`{sid}:jti:…`, `{sid}:gen`), so the script's keys
+ * are always in one slot: on a Redis Cluster it runs on the master of that slot, as atomically as on one
+ * server. Before it, `jti:{jti}` binds the id to its sid (one key, any slot), so an id is still used once
+ * whatever sid a claim names. The binding has the name the id's record had before the sid tags: during a
+ * rolling upgrade neither version restores a blob the other one consumed.
+ */
 export class RedisLedger implements Ledger {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #owned: boolean;
   readonly #leaseMs: number;
 
   /** `leaseMs`: see LEDGER_LEASE_MS (tests shorten it). */
   constructor(
-    options: (RedisOptions | { client: Redis; prefix?: string }) & { leaseMs?: number },
+    options: (RedisOptions | { client: RedisClient; prefix?: string }) & { leaseMs?: number },
     private readonly now: () => number = Date.now,
   ) {
     this.#leaseMs = options.leaseMs ?? LEDGER_LEASE_MS;
+    this.#prefix = keyPrefix(options.prefix);
     this.#owned = !('client' in options);
     this.#redis = 'client' in options ? options.client : connectRedis(options, 'ledger');
-    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
   }
 
   async consume(claim: LedgerClaim): Promise<LedgerVerdict> {
     const ttlMs = Math.max(1000, Math.ceil(claim.expiresAtMs - this.now()));
+    if ((await this.#redis.eval(BIND, 1, this.#bindKey(claim), claim.sid, ttlMs)) !== 1) return 'replayed';
     const verdict = await this.#redis.eval(CONSUME, 2, this.#jtiKey(claim), this.#genKey(claim), ttlMs, claim.gen, claim.bid, claim.attempt, this.#leaseMs);
     if (typeof verdict !== 'string' || !VERDICTS.has(verdict)) throw new Error(`ledger script answered ${String(verdict)}`);
     return verdict as LedgerVerdict;
@@ -87,11 +107,17 @@ export class RedisLedger implements Ledger {
     if (this.#owned) this.#redis.disconnect();
   }
 
-  #jtiKey(claim: LedgerClaim): string {
+  #bindKey(claim: LedgerClaim): string {
     return `${this.#prefix}jti:${claim.jti}`;
   }
 
+  // The two keys of a claim start with the same `{prefix}{sid}` (the prefix has no braces), so Redis Cluster
+  // hashes both by the same tag, whatever the sid holds.
+  #jtiKey(claim: LedgerClaim): string {
+    return `${this.#prefix}{${claim.sid}}:jti:${claim.jti}`;
+  }
+
   #genKey(claim: Pick<LedgerClaim, 'sid'>): string {
-    return `${this.#prefix}gen:${claim.sid}`;
+    return `${this.#prefix}{${claim.sid}}:gen`;
   }
 }

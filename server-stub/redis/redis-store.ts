@@ -1,21 +1,20 @@
-import type { Redis } from 'ioredis';
 import type { SessionStore, StoredBlob } from '../store/session-store.js';
-import { connectRedis, DEFAULT_PREFIX, type RedisOptions } from './redis-client.js';
+import { connectRedis, keyPrefix, type RedisClient, type RedisOptions } from './redis-client.js';
 
 /**
  * Sealed sessions in Redis, one key per sid with the blob's own expiry as TTL. `take` is GETDEL, so two
- * instances asking at once never both get the blob.
+ * instances asking at once never both get the blob. Every command names one key, so a Redis Cluster serves it as is.
  */
 export class RedisStore implements SessionStore {
   readonly name = 'redis';
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #owned: boolean;
 
-  constructor(options: RedisOptions | { client: Redis; prefix?: string }, private readonly now: () => number = Date.now) {
+  constructor(options: RedisOptions | { client: RedisClient; prefix?: string }, private readonly now: () => number = Date.now) {
+    this.#prefix = `${keyPrefix(options.prefix)}store:`;
     this.#owned = !('client' in options);
     this.#redis = 'client' in options ? options.client : connectRedis(options, 'store');
-    this.#prefix = `${options.prefix ?? DEFAULT_PREFIX}store:`;
   }
 
   async put(sid: string, entry: StoredBlob): Promise<void> {

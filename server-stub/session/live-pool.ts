@@ -4,6 +4,12 @@ import { short, type ManagerContext } from './manager-context.js';
 import type { EndReason, Session } from './session.js';
 
 /**
+ * Blobs remembered for reports and the hibernated gauge. Past it the oldest are forgotten first: a report then
+ * says `unknown` for such a sid (its blob still resumes; nothing decides on this index).
+ */
+export const HIBERNATED_INDEX_MAX = 10_000;
+
+/**
  * The live pool: the sessions held in this process, by sid and by browser, the blobs handed out (for metrics
  * and reports), and the primitives every other part of the manager takes sessions in and out with. A
  * session leaves only through `seal`, `release` or `drop`, which settle its ledger claim, forget its owner
@@ -15,6 +21,8 @@ export class LivePool {
   readonly #hibernated = new Map<string, { gen: number; exp: number }>();
   /** Live sids per browser binding, for the per-browser cap. */
   readonly #byBrowser = new Map<string, Set<string>>();
+  /** Live sids started by connections without a binding cookie, per client address, for the per-address cap. */
+  readonly #byAddress = new Map<string, Set<string>>();
   #nextPrune = 0;
   #draining = false;
 
@@ -47,6 +55,11 @@ export class LivePool {
     return except === undefined ? sids.size : [...sids].filter((other) => other !== except).length;
   }
 
+  /** Live sessions started without a binding cookie from one client address. */
+  startedFrom(address: string): number {
+    return this.#byAddress.get(address)?.size ?? 0;
+  }
+
   /** Set once a drain began: from then on no session is added and nothing is sealed for another instance. */
   get draining(): boolean {
     return this.#draining;
@@ -62,11 +75,8 @@ export class LivePool {
    */
   async add(session: Session, mustOwn: boolean): Promise<void> {
     this.#live.set(session.sid, session);
-    if (session.browser) {
-      let sids = this.#byBrowser.get(session.browser);
-      if (!sids) this.#byBrowser.set(session.browser, (sids = new Set()));
-      sids.add(session.sid);
-    }
+    if (session.browser) addTo(this.#byBrowser, session.browser, session.sid);
+    if (session.address) addTo(this.#byAddress, session.address, session.sid);
     const fleet = this.#ctx.fleet;
     if (!fleet.shared) return;
     try {
@@ -112,6 +122,8 @@ export class LivePool {
     this.#remove(session);
     this.#onLeave(session.sid);
     session.end(reason, closeCode);
+    this.#hibernated.delete(session.sid); // re-inserted last: the index forgets the oldest first
+    if (this.#hibernated.size >= HIBERNATED_INDEX_MAX) this.#hibernated.delete(this.#hibernated.keys().next().value!);
     this.#hibernated.set(session.sid, { gen: ok.gen, exp: ok.exp });
     this.prune();
   }
@@ -175,6 +187,7 @@ export class LivePool {
     for (const session of this.#live.values()) session.end('closed', 1001);
     this.#live.clear();
     this.#byBrowser.clear();
+    this.#byAddress.clear();
   }
 
   #remove(session: Session): void {
@@ -182,10 +195,8 @@ export class LivePool {
       this.#live.delete(session.sid);
       if (this.#ctx.fleet.shared) void this.#ctx.fleet.disown(session.sid).catch(() => undefined);
     }
-    if (!session.browser) return;
-    const sids = this.#byBrowser.get(session.browser);
-    sids?.delete(session.sid);
-    if (sids?.size === 0) this.#byBrowser.delete(session.browser);
+    if (session.browser) removeFrom(this.#byBrowser, session.browser, session.sid);
+    if (session.address) removeFrom(this.#byAddress, session.address, session.sid);
   }
 
   /** The session left: the blob it was restored from may no longer restore it again (see Ledger.settle). */
@@ -203,4 +214,16 @@ export class LivePool {
     }
     return entry;
   }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, sid: string): void {
+  let sids = index.get(key);
+  if (!sids) index.set(key, (sids = new Set()));
+  sids.add(sid);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, sid: string): void {
+  const sids = index.get(key);
+  sids?.delete(sid);
+  if (sids?.size === 0) index.delete(key);
 }

@@ -30,6 +30,15 @@ export interface SessionManagerOptions {
   fleet?: Fleet;
   /** Push a checkpoint blob to live pages at most this often, when their state changed. 0: off. */
   checkpointMs?: number;
+  /**
+   * How long a live connect whose lookup keeps failing (Redis unreachable or hung, the owner not answering) is
+   * refused before it starts a fresh session. Default LOOKUP_PATIENCE_MS.
+   */
+  lookupPatienceMs?: number;
+  /** Live sessions this instance holds at most (new and restored ones beyond are refused). Default: no cap. */
+  maxLiveSessions?: number;
+  /** Live sessions started without a binding cookie, per client address. Default: no cap. */
+  maxSessionsPerAddress?: number;
   codecs: CodecLookup;
   defaultCodec: Codec;
   logger: Logger;

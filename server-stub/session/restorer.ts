@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLOSE_CODES, type ResumeOk } from '../../src/protocol/index.js';
 import type { SealedSession } from '../envelope/envelope.js';
-import { StasisError } from '../errors.js';
+import { StasisCapacityError, StasisError } from '../errors.js';
 import type { LedgerClaim } from '../ledger.js';
 import type { Handover } from './handover.js';
 import type { LivePool } from './live-pool.js';
@@ -10,6 +10,14 @@ import type { Retention } from './retention.js';
 import { bindingHash } from './session-sealer.js';
 import { Session, type AppHandlers } from './session.js';
 import { decodeStoredValues, StateRegistry } from './state-registry.js';
+
+/**
+ * A live connect whose lookup failed is refused (1012, the page connects again) rather than given a fresh
+ * session that would rival the real one, for this long per sid; then availability wins and it starts fresh.
+ */
+export const LOOKUP_PATIENCE_MS = 30_000;
+/** Sids whose lookups are failing, remembered at most (the oldest is forgotten first). */
+const FAILING_LOOKUPS_MAX = 10_000;
 
 /**
  * Sessions coming back: a page's blob resumed (or a newer copy of it from another instance or the stores),
@@ -21,6 +29,8 @@ export class Restorer {
   readonly #pool: LivePool;
   readonly #handover: Handover;
   readonly #retention: Retention;
+  /** Since when the lookups of a sid have been failing, ms. */
+  readonly #failingSince = new Map<string, number>();
 
   constructor(ctx: ManagerContext, pool: LivePool, handover: Handover, retention: Retention) {
     this.#ctx = ctx;
@@ -112,10 +122,10 @@ export class Restorer {
     } catch (error) {
       // Another browser's session is live elsewhere under this sid: refuse rather than start a rival copy.
       if (error instanceof StasisError && error.code === 'wrong-binding') throw error;
-      // The fleet or every store is down: this page starts fresh rather than waits (availability first).
-      logger.warn(`connect: session ${short(sid)} could not be looked up (${(error as Error).message}); starting fresh`);
+      this.#lookupFailed(sid, error as Error);
       return undefined;
     }
+    this.#failingSince.delete(sid);
     if (!blob) return undefined;
     let sealed: SealedSession | undefined;
     try {
@@ -185,6 +195,8 @@ export class Restorer {
     const cap = options.maxSessionsPerBrowser ?? Infinity;
     const others = this.#pool.heldBy(browser, sid);
     if (others >= cap) throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+    const total = options.maxLiveSessions ?? Infinity;
+    if (this.#pool.size - (this.#pool.get(sid) ? 1 : 0) >= total) throw new StasisCapacityError(total);
     this.#pool.prune();
     const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomBytes(9).toString('base64url') };
     let verdict;
@@ -235,6 +247,27 @@ export class Restorer {
     }
     this.#retention.start(session);
     return session;
+  }
+
+  /**
+   * The session may exist, live on an instance that did not answer or in a store that could not be read: the
+   * connect is refused (`unavailable`) until the lookups of this sid have failed for the lookup patience. Then
+   * the page starts fresh rather than waits any longer (availability first).
+   */
+  #lookupFailed(sid: string, error: Error): void {
+    const now = this.#ctx.now();
+    let since = this.#failingSince.get(sid);
+    if (since === undefined) {
+      if (this.#failingSince.size >= FAILING_LOOKUPS_MAX) this.#failingSince.delete(this.#failingSince.keys().next().value!);
+      this.#failingSince.set(sid, (since = now));
+    }
+    const patience = this.#ctx.options.lookupPatienceMs ?? LOOKUP_PATIENCE_MS;
+    if (now - since < patience) {
+      this.#ctx.debug(sid, `connect: could not be looked up (${error.message}); refused for now`);
+      throw new StasisError('unavailable', `The session could not be looked up (${error.message}); try again.`);
+    }
+    this.#failingSince.delete(sid);
+    this.#ctx.options.logger.warn(`connect: session ${short(sid)} could not be looked up for ${Math.round((now - since) / 1000)} s (${error.message}); starting fresh`);
   }
 
   /**

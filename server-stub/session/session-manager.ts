@@ -1,6 +1,6 @@
 import { CLOSE_CODES, type HibernateOk, type ResumeOk, type SessionReport } from '../../src/protocol/index.js';
 import { KeyedQueue } from '../../src/concurrency/keyed-queue.js';
-import { StasisError } from '../errors.js';
+import { StasisCapacityError, StasisError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { Handover } from './handover.js';
 import { LivePool } from './live-pool.js';
@@ -77,9 +77,10 @@ export class SessionManager {
   /**
    * Attaches a live channel to the session `sid`. When no session with that id is live here, it is looked
    * for in the fleet (another instance hands it over) and then in the server stores (a session whose channel
-   * dropped); only then does a new session (gen 1) start. `binding` is the browser's binding secret.
+   * dropped); only then does a new session (gen 1) start. `binding` is the browser's binding secret;
+   * `firstVisitFrom`, the client address of a connection that brought no binding cookie (the per-address cap).
    */
-  connect(sid: string, channel: LiveChannel, binding?: string): Promise<Session> {
+  connect(sid: string, channel: LiveChannel, binding?: string, firstVisitFrom?: string): Promise<Session> {
     if (this.#pool.draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down.'));
     return this.#busy.run(sid, async () => {
       if (this.#pool.draining) throw new StasisError('unavailable', 'This server is shutting down.');
@@ -96,11 +97,9 @@ export class SessionManager {
       }
       if (!session) session = await this.#restorer.recover(sid, binding);
       if (!session) {
-        const cap = this.options.maxSessionsPerBrowser ?? Infinity;
-        if (browser && this.#pool.heldBy(browser) >= cap) {
-          throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
-        }
+        this.#checkNewSessionCaps(browser, firstVisitFrom);
         session = this.#restorer.build(sid, await this.#restorer.freshGeneration(sid), new Map(), browser, false);
+        session.address = firstVisitFrom;
         // A new session holds nothing to lose: with the fleet directory down it still starts (availability
         // first) and the reclaim sweep records it once Redis answers again.
         await this.#pool.add(session, false);
@@ -124,6 +123,20 @@ export class SessionManager {
       }
       return attached;
     });
+  }
+
+  /** The caps a new, empty session must pass: this instance's, this browser's, and first visits per address. */
+  #checkNewSessionCaps(browser: string | undefined, firstVisitFrom: string | undefined): void {
+    const total = this.options.maxLiveSessions ?? Infinity;
+    if (this.#pool.size >= total) throw new StasisCapacityError(total);
+    const perBrowser = this.options.maxSessionsPerBrowser ?? Infinity;
+    if (browser && this.#pool.heldBy(browser) >= perBrowser) {
+      throw new StasisError('rate-limited', `This browser already holds ${perBrowser} live sessions; close a tab first.`);
+    }
+    const perAddress = this.options.maxSessionsPerAddress ?? Infinity;
+    if (firstVisitFrom !== undefined && this.#pool.startedFrom(firstVisitFrom) >= perAddress) {
+      throw new StasisError('rate-limited', `${perAddress} live sessions were started from this address without a binding cookie; try again later.`);
+    }
   }
 
   disconnect(session: Session, channel: LiveChannel): void {

@@ -73,6 +73,8 @@ export class Session implements SessionContext {
   checkpointDigest: string | undefined;
   /** Failed attempts to move this session into the server store after its channel dropped. */
   retireAttempts = 0;
+  /** Client address of a session started by a connection without a binding cookie (the per-address cap). */
+  address: string | undefined;
   /** The ledger claim of the blob this session was restored from: settled when the session leaves. */
   restoredFrom: LedgerClaim | undefined;
 

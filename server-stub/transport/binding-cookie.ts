@@ -37,5 +37,5 @@ export function bindingCookieHeader(req: IncomingMessage, name: string, secret: 
  */
 export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').at(-1)?.trim() : '';
-  return forwarded || req.socket.remoteAddress || '?';
+  return forwarded || req.socket?.remoteAddress || '?';
 }

@@ -50,6 +50,7 @@ describe('a Redis outage under two instances', () => {
       breakerOpenSeconds: 1,
       retentionSeconds: 1,
       handoverTimeoutMs: 1000,
+      lookupPatienceSeconds: 1,
     }));
     const { a, b } = f;
     const bounded = <T>(what: string, promise: Promise<T>) => within(promise, BOUND_MS, what);
@@ -104,8 +105,13 @@ describe('a Redis outage under two instances', () => {
       expect(isFinal(answer.body.outcome)).toBe(false);
     }
 
-    // A live connect for a new sid starts a session (availability first).
-    const fresh = await bounded('live connect on B', LiveClient.connect(b.url, newSid(), newCookie()));
+    // A live connect whose session cannot be looked up is refused (1012: the page connects again), since the
+    // session may live elsewhere; past the lookup patience (1 s here) it starts fresh (availability first).
+    const newcomer = { sid: newSid(), cookie: newCookie() };
+    const refused = await bounded('live connect on B', LiveClient.open(b.url, newcomer.sid, newcomer.cookie));
+    expect(await bounded('refusal', refused.closed)).toMatchObject({ code: 1012 });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const fresh = await bounded('live connect on B', LiveClient.connect(b.url, newcomer.sid, newcomer.cookie));
     expect(fresh.state).toMatchObject({ gen: 1, n: 0 });
     expect((await fresh.client.add(1)).n).toBe(1);
 
@@ -146,8 +152,10 @@ describe('a Redis outage under two instances', () => {
     await until(
       async () => {
         if (sample((await metrics(a.url)).body, CLOSED) === 0) return true;
-        const probe = await bounded('probe connect on A', LiveClient.connect(a.url, newSid(), newCookie()));
-        probe.client.close();
+        // Its lookup reaches the stores whether or not the connect is then refused (the lookup patience).
+        const probe = await bounded('probe connect on A', LiveClient.open(a.url, newSid(), newCookie()));
+        await probe.closedWithin(300);
+        probe.close();
         return false;
       },
       10_000,

@@ -2,11 +2,14 @@
  * Two Stasis instances sharing one real redis-server, each mounted in its own Node HTTP server on
  * 127.0.0.1, plus small clients that speak to them the way a browser would (binding cookie, Origin).
  * Not a test file itself: the fleet tests import it.
+ *
+ * The Redis is one redis-server, or a three-master Redis Cluster (test/support/redis-cluster.ts) when
+ * STASIS_TEST_REDIS=cluster or after `useRedisTopology('cluster')` (cluster.test.ts runs the fleet tests so).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { jsonCodec } from '../../../server-stub/codec/json-codec.js';
@@ -17,9 +20,52 @@ import type { Logger } from '../../../server-stub/logger.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
 import { decodeStoredValues } from '../../../server-stub/session/state-registry.js';
 import type { HealthResponse, HibernateResponse, PushedBlob, ResumeResponse } from '../../../src/protocol/index.js';
+import { RedisCluster } from '../../support/redis-cluster.js';
 import { RedisServer } from '../../support/redis-server.js';
 
-export { RedisServer };
+export { RedisCluster, RedisServer };
+
+/** The Redis a fleet test runs on: one server, or a Redis Cluster. Both can pause() (SIGSTOP) and unpause(). */
+export type TestRedis = RedisServer | RedisCluster;
+export type RedisTopology = 'single' | 'cluster';
+
+let topology: RedisTopology = process.env.STASIS_TEST_REDIS === 'cluster' ? 'cluster' : 'single';
+
+/**
+ * Which Redis the fleets started from now on use (`fleetPerTest`, `startTwoInstances` without `redis`).
+ * Module state: a test file that sets it (before importing the tests it runs) affects only itself.
+ */
+export function useRedisTopology(next: RedisTopology): void {
+  topology = next;
+}
+
+async function startRedis(): Promise<TestRedis> {
+  return topology === 'cluster' ? RedisCluster.start() : RedisServer.start();
+}
+
+/** The options that point createStasisServer at `redis`. */
+function redisOptions(redis: TestRedis): Pick<StasisServerOptions, 'redisUrl' | 'redisCluster'> {
+  return redis instanceof RedisCluster ? { redisCluster: redis.urls } : { redisUrl: redis.url };
+}
+
+// Test files that share a module graph (cluster.test.ts imports several) share one cluster: started once,
+// stopped after the last of them.
+let sharedCluster: { cluster: Promise<RedisCluster>; users: number } | undefined;
+
+async function acquireRedis(): Promise<TestRedis> {
+  if (topology !== 'cluster') return RedisServer.start();
+  sharedCluster ??= { cluster: RedisCluster.start(), users: 0 };
+  sharedCluster.users++;
+  return sharedCluster.cluster;
+}
+
+async function releaseRedis(redis: TestRedis | undefined): Promise<void> {
+  if (!redis) return;
+  if (!(redis instanceof RedisCluster) || !sharedCluster) return redis.stop();
+  if (--sharedCluster.users > 0) return;
+  sharedCluster = undefined;
+  await redis.stop();
+}
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -95,21 +141,21 @@ export interface Instance {
 }
 
 export interface TwoInstances {
-  readonly redis: RedisServer;
+  readonly redis: TestRedis;
   readonly prefix: string;
   readonly ring: KeyRing;
   readonly a: Instance;
   readonly b: Instance;
-  /** A separate connection to the same Redis, for looking at keys (`prefix` is not applied). */
-  inspector(): Promise<Redis>;
+  /** A separate connection to the same Redis (a cluster client on a cluster), for looking at keys (`prefix` is not applied). */
+  inspector(): Promise<Redis | Cluster>;
   /** Closes live clients, both instances, the inspector, and the redis-server if this helper started it. */
   close(): Promise<void>;
 }
 
-export type FleetOptions = Omit<StasisServerOptions, 'app' | 'keys' | 'redisUrl' | 'redisPrefix' | 'logger'> & {
+export type FleetOptions = Omit<StasisServerOptions, 'app' | 'keys' | 'redisUrl' | 'redisCluster' | 'redisPrefix' | 'logger'> & {
   app?: StasisApp;
-  /** A running redis-server to share; without it one is started (and stopped by `close()`). */
-  redis?: RedisServer;
+  /** A running redis-server or Redis Cluster to share; without it one is started (and stopped by `close()`). */
+  redis?: TestRedis;
   /** Default: a fresh one per call. */
   redisPrefix?: string;
 };
@@ -119,21 +165,21 @@ export type FleetOptions = Omit<StasisServerOptions, 'app' | 'keys' | 'redisUrl'
  * own HTTP server on 127.0.0.1:0 (`stasis.handle` + `stasis.attach`).
  */
 /**
- * The hooks every fleet test file shares: one redis-server for the file, and whatever fleet a test started
- * closed after that test. `start` starts two instances on that Redis.
+ * The hooks every fleet test file shares: one redis-server (or Redis Cluster) for the file, and whatever fleet
+ * a test started closed after that test. `start` starts two instances on that Redis.
  */
 export function fleetPerTest(): { start(options?: Omit<FleetOptions, 'redis'>): Promise<TwoInstances> } {
-  let redis: RedisServer | undefined;
+  let redis: TestRedis | undefined;
   let current: TwoInstances | undefined;
   beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
+    redis = await acquireRedis();
+  }, 30_000);
   afterEach(async () => {
     await current?.close();
     current = undefined;
   });
   afterAll(async () => {
-    await redis?.stop();
+    await releaseRedis(redis);
   });
   return {
     async start(options = {}) {
@@ -145,10 +191,10 @@ export function fleetPerTest(): { start(options?: Omit<FleetOptions, 'redis'>): 
 
 export async function startTwoInstances(options: FleetOptions = {}): Promise<TwoInstances> {
   const { redis: given, app = counterApp, redisPrefix = freshPrefix('t'), ...rest } = options;
-  const redis = given ?? (await RedisServer.start());
+  const redis = given ?? (await startRedis());
   const ring = await parseKeyRing(generateKeySpec('fleet-k1'));
   const started: Instance[] = [];
-  let inspector: Redis | undefined;
+  let inspector: Redis | Cluster | undefined;
   try {
     for (const name of ['A', 'B']) {
       started.push(
@@ -156,7 +202,7 @@ export async function startTwoInstances(options: FleetOptions = {}): Promise<Two
           app,
           keys: ring,
           schema: 'fleet-test',
-          redisUrl: redis.url,
+          ...redisOptions(redis),
           redisPrefix,
           ...rest,
         }),
@@ -176,7 +222,10 @@ export async function startTwoInstances(options: FleetOptions = {}): Promise<Two
     b,
     async inspector() {
       if (!inspector) {
-        inspector = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+        inspector =
+          redis instanceof RedisCluster
+            ? new Cluster(redis.urls, { redisOptions: { maxRetriesPerRequest: 1 }, lazyConnect: true })
+            : new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
         inspector.on('error', () => undefined);
         await inspector.connect();
       }

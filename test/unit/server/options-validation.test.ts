@@ -44,6 +44,9 @@ const INTEGER_OPTIONS = [
   'retentionSeconds',
   'resumeFailuresPerMinute',
   'maxSessionsPerBrowser',
+  'maxLiveSessions',
+  'maxSessionsPerAddress',
+  'lookupPatienceSeconds',
   'drainTimeoutMs',
   'bodyTimeoutMs',
   'idleSeconds',
@@ -257,12 +260,20 @@ const PARITY: Record<string, Array<[env: string, code: unknown]>> = {
   trustProxy: [['true', true], ['1', true], ['yes', true], ['0', false], ['false', false], ['banana', 'banana'], ['on', 'on']],
   resumeFailuresPerMinute: [['5', 5], ['0', 0]],
   maxSessionsPerBrowser: [['3', 3], ['-3', -3]],
+  maxLiveSessions: [['1000', 1000], ['0', 0]],
+  maxSessionsPerAddress: [['16', 16], ['1.5', 1.5]],
+  lookupPatienceSeconds: [['30', 30], ['-1', -1]],
   drainTimeoutMs: [['3000', 3000], ['2147483648', 2 ** 31], ['1.5', 1.5]],
   bodyTimeoutMs: [['300', 300], ['0', 0]],
   idleSeconds: [['2', 2], ['0', 0], ['-1', -1]],
   metricsToken: [['t0ken', 't0ken']],
   redisUrl: [['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'], ['http://127.0.0.1', 'http://127.0.0.1'], ['redis://', 'redis://']],
-  redisPrefix: [['app:', 'app:']],
+  redisCluster: [
+    ['redis://10.0.0.1:7000, redis://10.0.0.2:7000', ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']],
+    ['http://10.0.0.1:7000', ['http://10.0.0.1:7000']],
+    ['redis://10.0.0.1:7000/1', ['redis://10.0.0.1:7000/1']],
+  ],
+  redisPrefix: [['app:', 'app:'], ['{app}:', '{app}:']],
   stores: [['memory', ['memory']], ['', []], ['memory,disk', ['memory', 'disk']], ['redis', ['redis']]],
   memoryStoreMaxEntries: [['10', 10], ['0', 0]],
   memoryStoreMaxBytes: [['1048576', 1_048_576], ['1e3', 1000], ['-1', -1]],
@@ -293,7 +304,7 @@ describe('an environment value and the same value in code give the same verdict'
       if ('code' in fromCode) refused++;
     }
     // Every rule whose values can be wrong in the environment has at least one refused case above.
-    if (!['audience', 'schema', 'metricsToken', 'redisPrefix'].includes(option)) expect(refused).toBeGreaterThan(0);
+    if (!['audience', 'schema', 'metricsToken'].includes(option)) expect(refused).toBeGreaterThan(0);
   });
 
   it('empty environment text is unset, except for lists (STASIS_STORES= means no store)', () => {
@@ -333,7 +344,8 @@ describe('a valid full options object', () => {
   it('passes, every option given, and resolves to what was given', async () => {
     const now = () => 1_700_000_000_000;
     const store = new MemoryStore();
-    const full: Required<StasisServerOptions> = {
+    // Every option but redisCluster, which excludes redisUrl (config-cluster.test.ts).
+    const full: Omit<Required<StasisServerOptions>, 'redisCluster'> = {
       app,
       keys: await parseKeyRing(generateKeySpec('full')),
       audience: 'shop',
@@ -348,6 +360,9 @@ describe('a valid full options object', () => {
       trustProxy: true,
       resumeFailuresPerMinute: 10,
       maxSessionsPerBrowser: 4,
+      maxLiveSessions: 1000,
+      maxSessionsPerAddress: 16,
+      lookupPatienceSeconds: 5,
       drainTimeoutMs: 5000,
       bodyTimeoutMs: 2000,
       assets: false,
@@ -371,7 +386,7 @@ describe('a valid full options object', () => {
       logger: silentLogger,
       now,
     };
-    expect(Object.keys(full).sort()).toStrictEqual(Object.keys(RULES).sort());
+    expect(Object.keys(full).sort()).toStrictEqual(Object.keys(RULES).filter((name) => name !== 'redisCluster').sort());
     expect(resolveConfig(full, { NODE_ENV: 'production' })).toStrictEqual({
       audience: 'shop',
       schema: 'v3',
@@ -387,6 +402,9 @@ describe('a valid full options object', () => {
       trustProxy: true,
       resumeFailuresPerMinute: 10,
       maxSessionsPerBrowser: 4,
+      maxLiveSessions: 1000,
+      maxSessionsPerAddress: 16,
+      lookupPatienceMs: 5000,
       drainTimeoutMs: 5000,
       idleMs: 600_000,
       metricsToken: 'token',
