@@ -45,6 +45,14 @@ export interface Fleet {
    * are stale.
    */
   reclaim(sids: readonly string[]): Promise<string[]>;
+  /**
+   * True when the owner records were lost since this instance last looked (Redis restarted empty, FLUSHALL):
+   * a marker every instance shares changed or vanished. Each instance sees a loss once; it then re-records
+   * its sessions at once instead of at the next full sweep.
+   */
+  directoryLost(): Promise<boolean>;
+  /** When this instance last found the owner records lost (ms, its clock); 0 if never. */
+  readonly directoryLostAt: number;
   /** Forgets it, if this instance still holds it. Best effort. */
   disown(sid: string): Promise<void>;
   /** The instance holding `sid` live, if any is recorded. */
@@ -68,6 +76,10 @@ export class LocalFleet implements Fleet {
   async reclaim(): Promise<string[]> {
     return [];
   }
+  async directoryLost(): Promise<boolean> {
+    return false;
+  }
+  readonly directoryLostAt = 0;
   async disown(): Promise<void> {}
   async owner(): Promise<string | undefined> {
     return undefined;

@@ -104,6 +104,27 @@ export class RedisFleet implements Fleet {
     await this.#redis.set(this.#ownerKey(sid), this.instanceId, 'PX', this.options.ownerTtlMs);
   }
 
+  #epoch: string | undefined;
+  #directoryLostAt = 0;
+
+  get directoryLostAt(): number {
+    return this.#directoryLostAt;
+  }
+
+  async directoryLost(): Promise<boolean> {
+    const key = `${this.#prefix}fleet:epoch`;
+    let epoch = await this.#redis.get(key);
+    if (epoch === null) {
+      // The first instance to notice sets a new marker; the others see it differ from the one they knew.
+      await this.#redis.set(key, randomBytes(9).toString('base64url'), 'NX');
+      epoch = (await this.#redis.get(key)) ?? '';
+    }
+    const lost = this.#epoch !== undefined && epoch !== this.#epoch;
+    this.#epoch = epoch;
+    if (lost) this.#directoryLostAt = Date.now();
+    return lost;
+  }
+
   async reclaim(sids: readonly string[]): Promise<string[]> {
     if (this.#cluster) return this.#reclaimEach(sids);
     const moved: string[] = [];

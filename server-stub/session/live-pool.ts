@@ -140,6 +140,16 @@ export class LivePool {
    * Re-records the owner of every live session here where Redis lost it (restart without persistence,
    * FLUSHALL), so a page's next request on another instance finds it; drops copies another instance holds now.
    */
+  /**
+   * Looks at the shared marker of the owner records (one GET) and, when Redis lost them since the last look,
+   * writes this instance's records again (in the background). Redis away: nothing to learn, nothing done.
+   */
+  async watchDirectory(): Promise<boolean> {
+    const lost = await this.#ctx.fleet.directoryLost().catch(() => false);
+    if (lost) void this.reclaimOwnership();
+    return lost;
+  }
+
   async reclaimOwnership(): Promise<void> {
     if (!this.#ctx.fleet.shared || this.#draining) return;
     const sids = [...this.#live.values()].filter((s) => !s.sealing).map((s) => s.sid);

@@ -16,6 +16,8 @@ import { decodeStoredValues, StateRegistry } from './state-registry.js';
  * session that would rival the real one, for this long per sid; then availability wins and it starts fresh.
  */
 export const LOOKUP_PATIENCE_MS = 30_000;
+/** After the owner records were lost, how long "no owner" is not believed (every instance re-records by then). */
+const DIRECTORY_SETTLE_MS = 3000;
 /** Sids whose lookups are failing, remembered at most (the oldest is forgotten first). */
 const FAILING_LOOKUPS_MAX = 10_000;
 
@@ -126,7 +128,14 @@ export class Restorer {
       return undefined;
     }
     this.#failingSince.delete(sid);
-    if (!blob) return undefined;
+    if (!blob) {
+      // Redis lost the owner records a moment ago: the session may be live on an instance that has not
+      // written its record again yet. A fresh session now would be its rival. (One GET: only new sessions pay.)
+      await this.#pool.watchDirectory();
+      const lostAt = this.#ctx.fleet.directoryLostAt;
+      if (lostAt > 0 && Date.now() - lostAt < DIRECTORY_SETTLE_MS) this.#lookupFailed(sid, new Error('the owner records were lost and are being written again'));
+      return undefined;
+    }
     let sealed: SealedSession | undefined;
     try {
       sealed = await this.#ctx.sealer.verify(sid, blob, binding);

@@ -14,7 +14,9 @@ import type { LiveChannel, Session } from './session.js';
 export type { SessionManagerOptions } from './manager-context.js';
 
 /** How often owner records Redis lost are written again (the window a restarted-empty Redis leaves open). */
-export const OWNER_RECLAIM_MS = 5000;
+export const OWNER_RECLAIM_MS = 30_000;
+/** How often the marker of the owner records is checked: a loss (restart, FLUSHALL) is repaired this fast. */
+export const DIRECTORY_CHECK_MS = 1000;
 
 /**
  * The live pool and the hibernate/resume rules. Transport-neutral: HTTP and WebSocket code call in here.
@@ -54,7 +56,15 @@ export class SessionManager {
       this.#idleSweep.unref();
     }
     if (ctx.fleet.shared) {
-      this.#reclaimTimer = setInterval(() => void this.reclaimOwnership(), OWNER_RECLAIM_MS);
+      void this.#pool.watchDirectory(); // the first look learns the marker: a loss is a change from it
+      let lastFull = ctx.now();
+      this.#reclaimTimer = setInterval(() => {
+        void this.#pool.watchDirectory().then((lost) => {
+          if (lost || ctx.now() - lastFull < OWNER_RECLAIM_MS) return;
+          lastFull = ctx.now();
+          return this.reclaimOwnership();
+        });
+      }, DIRECTORY_CHECK_MS);
       this.#reclaimTimer.unref();
     }
     const checkpointMs = options.checkpointMs ?? 0;
