@@ -14,6 +14,7 @@ import { test, expect } from '@playwright/test';
 import { CdpBrowser, type Tab } from './support/cdp-browser.js';
 import { Fleet } from './support/fleet.js';
 import type { ServerProcess } from './support/server-process.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 
 const CYCLES = Number(process.env.STASIS_CHAOS_CYCLES ?? 200);
 // A fixed seed by default, so a CI failure replays exactly; STASIS_CHAOS_SEED=random explores new runs.
@@ -21,18 +22,6 @@ const SEED =
   process.env.STASIS_CHAOS_SEED === 'random' ? Date.now() % 1_000_000 : Number(process.env.STASIS_CHAOS_SEED ?? 20_261_123);
 const PRODUCTS = ['notebook', 'pen', 'tape', 'stamp'] as const;
 const TABS = 3;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Chaos {
   tab: Tab;

@@ -13,17 +13,7 @@ import type { ServerProcess } from '../e2e/support/server-process.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** mulberry32: a small seeded PRNG, so a run (its fault timeline, its clients' choices) replays from its seed. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as random } from '../support/seeded-random.js';
 
 interface ChildInfo {
   pid: number;
