@@ -1,0 +1,90 @@
+import type { StasisClient, StasisOptions } from '../client.js';
+import {
+  StasisEvent,
+  type CustodyKind,
+  type StasisEventDetail,
+  type StasisEventType,
+  type StasisState,
+  type StasisStatus,
+} from '../events.js';
+import type { Outcome } from '../protocol/index.js';
+import type { CustodyApi } from '../protocol/custody.js';
+import type { SessionIdStore } from '../session-id.js';
+import type { TabClaim } from '../tab-claim.js';
+
+/**
+ * Everything the client knows about its session, shared by the modules under src/client/. The facade
+ * (StasisClient) owns the one object, with its options (defaults filled in), and hands it to the plain
+ * functions that boot the custody (boot.ts), react to lifecycle signals (signals.ts), run the hibernate and
+ * resume flows (flows.ts) and keep the blobs the server pushes (pushes.ts). Field names follow StasisStatus
+ * where they can; the others are kept short, as terser leaves property names as they are.
+ */
+export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint'>>> {
+  /** Where every event is dispatched, and whose `status` it carries. */
+  readonly client: StasisClient;
+  readonly endpoint: string;
+  readonly ids: SessionIdStore;
+  readonly claim: TabClaim;
+  /** Settles `ready()`, at the first `ready` event. */
+  readonly resolve: (status: StasisStatus) => void;
+  sid: string;
+  state: StasisState;
+  gen?: number;
+  /** The custody boot (chosen once, on first use), resolving with the custody. */
+  booted?: Promise<CustodyApi>;
+  /** The custody once chosen: lets the hide path post its message synchronously, before any await. */
+  api?: CustodyApi;
+  /** Stops waiting for the custody's answers in flight (the page is entering the back/forward cache). */
+  abandon?: () => void;
+  custody: CustodyKind;
+  /** The user is away (page hidden, idle, or `debug.hibernate`): the session should be hibernated, not live. */
+  away: boolean;
+  idle: boolean;
+  /** Why the server pushed our blob (drain, idle), until the session is live again. */
+  paused?: 'drain' | 'idle';
+  /** Why the first `ready` happens, when it is not a plain new session or a resume. */
+  reason?: 'duplicate' | 'adopted';
+  lastOutcome?: Outcome | 'none';
+  lastMessage?: string;
+  /** Timer of the next automatic resume retry, and how many retries came before it (for the backoff). */
+  retry?: ReturnType<typeof setTimeout>;
+  retries: number;
+  /** A resume is under way (one at a time). */
+  resuming: boolean;
+  /** Settles once a parked claim is back (a page restored from the back/forward cache); resumes wait for it. */
+  reclaiming?: Promise<unknown>;
+  /** Timer that takes a parked claim back when a navigation was cancelled (see signals.ts). */
+  grace?: ReturnType<typeof setTimeout>;
+}
+
+/** Dispatches a Stasis event on the client, with the sid and status of this moment. */
+export function emit(
+  s: Session,
+  type: StasisEventType,
+  code: StasisEvent['code'],
+  detail: Omit<StasisEventDetail, 'sid' | 'status'>,
+): void {
+  s.client.dispatchEvent(new StasisEvent(type, code, { sid: s.sid, status: s.client.status, ...detail }));
+}
+
+/** Every state change is a `statuschange` event (the banner follows them). */
+export function setState(s: Session, state: StasisState): void {
+  s.state = state;
+  emit(s, 'statuschange', s.lastOutcome ?? 'pending', {});
+}
+
+export function record(s: Session, outcome: Outcome | 'none', message?: string): void {
+  s.lastOutcome = outcome;
+  s.lastMessage = message;
+}
+
+/** The session is usable: a `ready` event, and `ready()` resolves (the first time). */
+export function markReady(s: Session, reason: NonNullable<StasisEventDetail['reason']>): void {
+  emit(s, 'ready', 'ok', { reason, ...(s.gen !== undefined ? { gen: s.gen } : {}) });
+  s.resolve(s.client.status);
+}
+
+/** A custody call that threw (a bug or broken storage) counts as `unavailable`: nothing is final, nothing deleted. */
+export function unexpected(error: unknown): { outcome: 'unavailable'; message: string } {
+  return { outcome: 'unavailable', message: `Blob custody failed: ${error instanceof Error ? error.message : String(error)}` };
+}
