@@ -7,21 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig, type ResolvedConfig, type StasisServerOptions } from '../../../server-stub/config.js';
 import { StasisConfigError } from '../../../server-stub/errors.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
+import { configError } from './helpers.js';
 
 const app: StasisApp = () => undefined;
 
 function resolve(options: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ResolvedConfig {
   return resolveConfig({ app, ...options } as StasisServerOptions<unknown>, env);
-}
-
-function refusal(fn: () => unknown): StasisConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(StasisConfigError);
-    return error as StasisConfigError;
-  }
-  throw new Error('expected a StasisConfigError');
 }
 
 /** The config, or the refusal's code, option and env: the same for a value in code and as environment text. */
@@ -65,45 +56,45 @@ describe('redisCluster', () => {
     ['mixed schemes', ['redis://10.0.0.1:7000', 'rediss://10.0.0.2:7000']],
     ['mixed credentials', ['redis://:a@10.0.0.1:7000', 'redis://:b@10.0.0.2:7000']],
   ])('refuses %s, in code and in the environment alike', (_, value) => {
-    const fromCode = refusal(() => resolve({ redisCluster: value }));
+    const fromCode = configError(() => resolve({ redisCluster: value }));
     expect(fromCode).toMatchObject({ code: 'invalid-option', option: 'redisCluster', env: undefined });
     if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string')) {
       const text = value.join(',');
       expect(verdict(() => resolve({}, { STASIS_REDIS_CLUSTER: text }))).toStrictEqual(verdict(() => resolve({ redisCluster: value })));
-      expect(refusal(() => resolve({}, { STASIS_REDIS_CLUSTER: text }))).toMatchObject({ env: 'STASIS_REDIS_CLUSTER' });
+      expect(configError(() => resolve({}, { STASIS_REDIS_CLUSTER: text }))).toMatchObject({ env: 'STASIS_REDIS_CLUSTER' });
     }
   });
 
   it('never echoes a node URL (it may hold a password)', () => {
-    const bad = refusal(() => resolve({ redisCluster: ['http://user:hunter2@10.0.0.1:7000'] }));
+    const bad = configError(() => resolve({ redisCluster: ['http://user:hunter2@10.0.0.1:7000'] }));
     expect(bad.message).not.toContain('hunter2');
     expect(bad.message).toBe('redisCluster: node 1 must be a redis:// or rediss:// URL with a host, and no database but 0.');
-    const mixed = refusal(() => resolve({}, { STASIS_REDIS_CLUSTER: 'redis://:hunter2@a:1,redis://:hunter3@b:1' }));
+    const mixed = configError(() => resolve({}, { STASIS_REDIS_CLUSTER: 'redis://:hunter2@a:1,redis://:hunter3@b:1' }));
     expect(mixed.message).not.toMatch(/hunter/);
     expect(mixed.message).toBe('redisCluster: every node must have the same scheme (redis:// or rediss://) and the same credentials (from STASIS_REDIS_CLUSTER).');
-    expect(refusal(() => resolve({ redisCluster: 'redis://:hunter2@a:1' })).message).toBe(
+    expect(configError(() => resolve({ redisCluster: 'redis://:hunter2@a:1' })).message).toBe(
       'redisCluster must be a non-empty array of node URLs redis[s]://[user:password@]host[:port] (environment: comma-separated) (got a string of 20 characters)',
     );
   });
 
   it('is exclusive with redisUrl, wherever each comes from: invalid-option naming both', () => {
-    const both = refusal(() => resolve({ redisUrl: 'redis://10.0.0.9:6379', redisCluster: NODES }));
+    const both = configError(() => resolve({ redisUrl: 'redis://10.0.0.9:6379', redisCluster: NODES }));
     expect(both).toMatchObject({ code: 'invalid-option', option: 'redisCluster', env: undefined });
     expect(both.message).toBe('redisUrl (in code) and redisCluster (in code) are both set: give one Redis server or one Redis Cluster.');
     const env = { STASIS_REDIS_URL: 'redis://10.0.0.9:6379', STASIS_REDIS_CLUSTER: NODES.join(',') };
-    expect(refusal(() => resolve({}, env))).toMatchObject({ code: 'invalid-option', option: 'redisCluster', env: 'STASIS_REDIS_CLUSTER' });
-    expect(refusal(() => resolve({}, env)).message).toContain('redisUrl (from STASIS_REDIS_URL) and redisCluster (from STASIS_REDIS_CLUSTER)');
-    expect(refusal(() => resolve({ redisCluster: NODES }, { STASIS_REDIS_URL: 'redis://10.0.0.9:6379' })).message).toContain(
+    expect(configError(() => resolve({}, env))).toMatchObject({ code: 'invalid-option', option: 'redisCluster', env: 'STASIS_REDIS_CLUSTER' });
+    expect(configError(() => resolve({}, env)).message).toContain('redisUrl (from STASIS_REDIS_URL) and redisCluster (from STASIS_REDIS_CLUSTER)');
+    expect(configError(() => resolve({ redisCluster: NODES }, { STASIS_REDIS_URL: 'redis://10.0.0.9:6379' })).message).toContain(
       'redisUrl (from STASIS_REDIS_URL) and redisCluster (in code)',
     );
-    expect(refusal(() => resolve({ redisUrl: 'redis://10.0.0.9:6379' }, { STASIS_REDIS_CLUSTER: NODES.join(',') }))).toMatchObject({
+    expect(configError(() => resolve({ redisUrl: 'redis://10.0.0.9:6379' }, { STASIS_REDIS_CLUSTER: NODES.join(',') }))).toMatchObject({
       option: 'redisCluster',
       env: 'STASIS_REDIS_CLUSTER',
     });
   });
 
   it('the "redis" store needs one of them', () => {
-    const missing = refusal(() => resolve({ stores: ['redis'] }));
+    const missing = configError(() => resolve({ stores: ['redis'] }));
     expect(missing).toMatchObject({ code: 'missing-option', option: 'redisUrl', env: 'STASIS_REDIS_URL' });
     expect(missing.message).toContain('STASIS_REDIS_CLUSTER');
   });
@@ -112,10 +103,10 @@ describe('redisCluster', () => {
 describe('redisPrefix', () => {
   it('refuses "{" and "}" (they would make part of every key a Redis Cluster hash tag), in code and in the environment', () => {
     for (const bad of ['{app}:', 'app{', 'a}b']) {
-      expect(refusal(() => resolve({ redisPrefix: bad }))).toMatchObject({ code: 'invalid-option', option: 'redisPrefix' });
-      expect(refusal(() => resolve({}, { STASIS_REDIS_PREFIX: bad }))).toMatchObject({ code: 'invalid-option', option: 'redisPrefix', env: 'STASIS_REDIS_PREFIX' });
+      expect(configError(() => resolve({ redisPrefix: bad }))).toMatchObject({ code: 'invalid-option', option: 'redisPrefix' });
+      expect(configError(() => resolve({}, { STASIS_REDIS_PREFIX: bad }))).toMatchObject({ code: 'invalid-option', option: 'redisPrefix', env: 'STASIS_REDIS_PREFIX' });
     }
-    expect(refusal(() => resolve({ redisPrefix: '{app}:' })).message).toBe('redisPrefix must be a non-empty string without "{" or "}" (got "{app}:")');
+    expect(configError(() => resolve({ redisPrefix: '{app}:' })).message).toBe('redisPrefix must be a non-empty string without "{" or "}" (got "{app}:")');
     expect(resolve({ redisPrefix: 'shop:v2:' }).redisPrefix).toBe('shop:v2:');
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { generateKeySpec, parseKeyRing, type KeyRing } from '../../../server-stub/envelope/key-ring.js';
-import { StasisError } from '../../../server-stub/errors.js';
+import { StasisConfigError, StasisError } from '../../../server-stub/errors.js';
 import type { LiveChannel } from '../../../server-stub/session/session.js';
 import type { FailureCode } from '../../../src/protocol/index.js';
 import { createServer, type Server } from 'node:http';
@@ -127,4 +127,15 @@ export async function managerWith(overrides: Partial<SessionManagerOptions> = {}
     logger: silentLogger,
     ...overrides,
   });
+}
+
+/** Runs fn and returns the StasisConfigError it throws; fails when it throws anything else or nothing. */
+export function configError(fn: () => unknown): StasisConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof StasisConfigError) return error;
+    throw new Error(`expected a StasisConfigError, got ${String(error)}`);
+  }
+  throw new Error('expected a StasisConfigError');
 }

@@ -9,22 +9,13 @@ import { resolveConfig, type ResolvedConfig, type StasisServerOptions } from '..
 import { StasisConfigError } from '../../../server-stub/errors.js';
 import { createStasisServer, generateKeySpec, jsonCodec, MemoryLedger, MemoryStore, parseKeyRing, silentLogger } from '../../../server-stub/index.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
+import { configError } from './helpers.js';
 
 const app: StasisApp = () => undefined;
 
 /** Runs resolveConfig with a clean environment (no NODE_ENV, no STASIS_*) unless one is given. */
 function resolve(options: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ResolvedConfig {
   return resolveConfig({ app, ...options } as StasisServerOptions<unknown>, env);
-}
-
-function refusal(fn: () => unknown): StasisConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(StasisConfigError);
-    return error as StasisConfigError;
-  }
-  throw new Error('expected a StasisConfigError');
 }
 
 /** The verdict of one resolveConfig call: the config, or the refusal's code and option. */
@@ -64,7 +55,7 @@ const INTEGER_OPTIONS = [
 describe('numeric options', () => {
   it.each(INTEGER_OPTIONS)('%s refuses negatives, zero, NaN, ±Infinity, fractions, strings, null and booleans', (option) => {
     for (const bad of [-10, 0, -0.5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '10', '', null, true, 10n, [10], {}]) {
-      const error = refusal(() => resolve({ [option]: bad }));
+      const error = configError(() => resolve({ [option]: bad }));
       expect(error.code).toBe('invalid-option');
       expect(error.option).toBe(option);
       expect(error.env).toBeUndefined();
@@ -75,33 +66,33 @@ describe('numeric options', () => {
   });
 
   it('the message names the option, what was expected and what was given', () => {
-    expect(refusal(() => resolve({ ttlSeconds: -10 })).message).toBe('ttlSeconds must be an integer ≥ 1 (got -10)');
-    expect(refusal(() => resolve({ retentionSeconds: Number.NaN })).message).toBe('retentionSeconds must be an integer from 1 to 2147483 (got NaN)');
-    expect(refusal(() => resolve({ maxBlobBytes: 'big' })).message).toBe('maxBlobBytes must be an integer ≥ 1 (got "big")');
-    expect(refusal(() => resolve({ warnBlobBytes: '1024' })).message).toBe('warnBlobBytes must be an integer ≥ 1 (got "1024")');
+    expect(configError(() => resolve({ ttlSeconds: -10 })).message).toBe('ttlSeconds must be an integer ≥ 1 (got -10)');
+    expect(configError(() => resolve({ retentionSeconds: Number.NaN })).message).toBe('retentionSeconds must be an integer from 1 to 2147483 (got NaN)');
+    expect(configError(() => resolve({ maxBlobBytes: 'big' })).message).toBe('maxBlobBytes must be an integer ≥ 1 (got "big")');
+    expect(configError(() => resolve({ warnBlobBytes: '1024' })).message).toBe('warnBlobBytes must be an integer ≥ 1 (got "1024")');
   });
 
   it('from the environment, the message also names the variable and the error carries it', () => {
-    const error = refusal(() => resolve({}, { STASIS_TTL_SECONDS: '-10' }));
+    const error = configError(() => resolve({}, { STASIS_TTL_SECONDS: '-10' }));
     expect(error).toMatchObject({ name: 'StasisConfigError', code: 'invalid-option', option: 'ttlSeconds', env: 'STASIS_TTL_SECONDS' });
     expect(error.message).toBe('ttlSeconds must be an integer ≥ 1 (got "-10" from STASIS_TTL_SECONDS)');
-    expect(refusal(() => resolve({}, { STASIS_MAX_BLOB_BYTES: 'big' })).env).toBe('STASIS_MAX_BLOB_BYTES');
+    expect(configError(() => resolve({}, { STASIS_MAX_BLOB_BYTES: 'big' })).env).toBe('STASIS_MAX_BLOB_BYTES');
   });
 
   it('timer options stop at what setTimeout can wait (2^31-1 ms)', () => {
     expect(resolve({ drainTimeoutMs: 2 ** 31 - 1 }).drainTimeoutMs).toBe(2 ** 31 - 1);
     for (const option of ['drainTimeoutMs', 'bodyTimeoutMs', 'storeTimeoutMs', 'handoverTimeoutMs']) {
-      expect(refusal(() => resolve({ [option]: 2 ** 31 })).option).toBe(option);
+      expect(configError(() => resolve({ [option]: 2 ** 31 })).option).toBe(option);
     }
     for (const option of ['retentionSeconds', 'checkpointSeconds']) {
       expect(resolve({ [option]: 2_147_483 })).toBeDefined();
-      expect(refusal(() => resolve({ [option]: 2_147_484 })).option).toBe(option);
+      expect(configError(() => resolve({ [option]: 2_147_484 })).option).toBe(option);
     }
   });
 
   it('bailoutFraction is a number in (0, 1]', () => {
     for (const bad of [0, -0.1, 1.01, Number.NaN, Number.POSITIVE_INFINITY, '0.5', null, true]) {
-      const error = refusal(() => resolve({ bailoutFraction: bad }));
+      const error = configError(() => resolve({ bailoutFraction: bad }));
       expect(error).toMatchObject({ code: 'invalid-option', option: 'bailoutFraction' });
       expect(error.message).toMatch(/^bailoutFraction must be a number > 0 and ≤ 1 \(got .+\)$/);
     }
@@ -118,7 +109,7 @@ describe('numeric options', () => {
 describe('booleans', () => {
   it('trustProxy refuses strings, numbers and null in code', () => {
     for (const bad of ['true', 'false', 'yes', '1', 1, 0, null, {}]) {
-      const error = refusal(() => resolve({ trustProxy: bad }));
+      const error = configError(() => resolve({ trustProxy: bad }));
       expect(error).toMatchObject({ code: 'invalid-option', option: 'trustProxy' });
       expect(error.message).toContain('must be a boolean');
     }
@@ -130,14 +121,14 @@ describe('booleans', () => {
     for (const on of ['1', 'true', 'TRUE', 'yes']) expect(resolve({}, { STASIS_TRUST_PROXY: on }).trustProxy).toBe(true);
     for (const off of ['0', 'false', 'No']) expect(resolve({}, { STASIS_TRUST_PROXY: off }).trustProxy).toBe(false);
     expect(resolve({}, { STASIS_TRUST_PROXY: '' }).trustProxy).toBe(false);
-    expect(refusal(() => resolve({}, { STASIS_TRUST_PROXY: 'banana' }))).toMatchObject({ option: 'trustProxy', env: 'STASIS_TRUST_PROXY' });
+    expect(configError(() => resolve({}, { STASIS_TRUST_PROXY: 'banana' }))).toMatchObject({ option: 'trustProxy', env: 'STASIS_TRUST_PROXY' });
   });
 });
 
 describe('allowedOrigins', () => {
   it('refuses non-arrays and non-string entries', () => {
     for (const bad of ['https://a.example', { 0: 'https://a.example' }, 42, null, true, [42], [null], ['https://a.example', {}]]) {
-      const error = refusal(() => resolve({ allowedOrigins: bad }));
+      const error = configError(() => resolve({ allowedOrigins: bad }));
       expect(error).toMatchObject({ code: 'invalid-option', option: 'allowedOrigins' });
       expect(error.message).toMatch(/^allowedOrigins must be an array of origins scheme:\/\/host\[:port\] \(got .+\)$/);
     }
@@ -145,10 +136,10 @@ describe('allowedOrigins', () => {
 
   it('refuses origins with a path, query, fragment, credentials or another scheme, naming the entry', () => {
     for (const bad of ['https://a.example/path', 'a.example', 'ftp://a.example', 'https://a.example?x', 'https://a.example#x', 'https://u:p@a.example']) {
-      const error = refusal(() => resolve({ allowedOrigins: ['https://ok.example', bad] }));
+      const error = configError(() => resolve({ allowedOrigins: ['https://ok.example', bad] }));
       expect(error).toMatchObject({ code: 'invalid-option', option: 'allowedOrigins' });
       expect(error.message).toBe(`allowedOrigins: "${bad}" must be scheme://host[:port], no path, query or credentials.`);
-      expect(refusal(() => resolve({}, { STASIS_ALLOWED_ORIGINS: bad })).message).toBe(
+      expect(configError(() => resolve({}, { STASIS_ALLOWED_ORIGINS: bad })).message).toBe(
         `allowedOrigins: "${bad}" must be scheme://host[:port], no path, query or credentials (from STASIS_ALLOWED_ORIGINS).`,
       );
     }
@@ -164,24 +155,24 @@ describe('allowedOrigins', () => {
 
 describe('strings, paths and URLs', () => {
   it.each(['audience', 'schema', 'redisPrefix', 'metricsToken', 'cookieName', 'basePath', 'redisUrl'])('%s refuses non-strings and ""', (option) => {
-    for (const bad of ['', 5, null, true, ['x'], {}]) expect(refusal(() => resolve({ [option]: bad }))).toMatchObject({ code: 'invalid-option', option });
+    for (const bad of ['', 5, null, true, ['x'], {}]) expect(configError(() => resolve({ [option]: bad }))).toMatchObject({ code: 'invalid-option', option });
   });
 
   it('cookieName is a token; basePath a path; redisUrl a redis:// URL with a host', () => {
-    for (const bad of ['a b', 'a;b', 'a=b']) expect(refusal(() => resolve({ cookieName: bad })).option).toBe('cookieName');
-    for (const bad of ['stasis', '/', '///', '/a b', '/a?b', '/a#b']) expect(refusal(() => resolve({ basePath: bad })).option).toBe('basePath');
-    for (const bad of ['http://h:6379', 'redis://', 'redis:h', 'not a url']) expect(refusal(() => resolve({ redisUrl: bad })).option).toBe('redisUrl');
+    for (const bad of ['a b', 'a;b', 'a=b']) expect(configError(() => resolve({ cookieName: bad })).option).toBe('cookieName');
+    for (const bad of ['stasis', '/', '///', '/a b', '/a?b', '/a#b']) expect(configError(() => resolve({ basePath: bad })).option).toBe('basePath');
+    for (const bad of ['http://h:6379', 'redis://', 'redis:h', 'not a url']) expect(configError(() => resolve({ redisUrl: bad })).option).toBe('redisUrl');
     expect(resolve({ basePath: '/api/stasis//' }).basePath).toBe('/api/stasis');
     expect(resolve({ cookieName: 'my_bid-2' }).cookieName).toBe('my_bid-2');
     expect(resolve({ redisUrl: 'rediss://:pw@cache.internal:6380/2' }).redisUrl).toBe('rediss://:pw@cache.internal:6380/2');
   });
 
   it('secrets are never echoed in messages', () => {
-    const url = refusal(() => resolve({ redisUrl: 'http://user:hunter2@cache:6379' }));
+    const url = configError(() => resolve({ redisUrl: 'http://user:hunter2@cache:6379' }));
     expect(url.message).not.toContain('hunter2');
     expect(url.message).toBe('redisUrl must be a redis:// or rediss:// URL with a host (got a string of 30 characters)');
-    expect(refusal(() => resolve({}, { STASIS_REDIS_URL: 'tcp://:hunter2@cache' })).message).not.toContain('hunter2');
-    expect(refusal(() => resolve({ keys: 42 })).message).toBe('keys must be a key ring spec "kid:secret,…" or a KeyRing (got 42)');
+    expect(configError(() => resolve({}, { STASIS_REDIS_URL: 'tcp://:hunter2@cache' })).message).not.toContain('hunter2');
+    expect(configError(() => resolve({ keys: 42 })).message).toBe('keys must be a key ring spec "kid:secret,…" or a KeyRing (got 42)');
   });
 });
 
@@ -198,7 +189,7 @@ describe('objects and functions', () => {
     ['stores', ['memory', 'memory,redis', ['disk'], [{}], [{ name: 'x', put() {} }], null], ['memory', store]],
   ])('%s is type-checked', (option, bads, good) => {
     for (const bad of bads) {
-      const error = refusal(() => resolve({ [option]: bad }));
+      const error = configError(() => resolve({ [option]: bad }));
       expect(error).toMatchObject({ code: 'invalid-option', option });
       expect(error.message).toMatch(new RegExp(`^${option} must be .+ \\(got .+\\)$`));
     }
@@ -214,17 +205,17 @@ describe('objects and functions', () => {
 
 describe('unknown keys', () => {
   it('a typo is refused with unknown-option, naming the closest known option', () => {
-    const error = refusal(() => resolve({ ttlSecond: 60 }));
+    const error = configError(() => resolve({ ttlSecond: 60 }));
     expect(error).toMatchObject({ name: 'StasisConfigError', code: 'unknown-option', option: 'ttlSecond' });
     expect(error.message).toBe('Unknown option "ttlSecond" (did you mean "ttlSeconds"?).');
-    expect(refusal(() => resolve({ TrustProxy: true })).message).toContain('did you mean "trustProxy"?');
-    expect(refusal(() => resolve({ alowedOrigin: [] })).message).toContain('did you mean "allowedOrigins"?');
+    expect(configError(() => resolve({ TrustProxy: true })).message).toContain('did you mean "trustProxy"?');
+    expect(configError(() => resolve({ alowedOrigin: [] })).message).toContain('did you mean "allowedOrigins"?');
   });
 
   it('a key near no option gets no suggestion; inherited names are not options', () => {
-    expect(refusal(() => resolve({ port: 8080 })).message).toBe('Unknown option "port".');
-    expect(refusal(() => resolve({ toString: () => 'x' })).code).toBe('unknown-option');
-    expect(refusal(() => resolve({ retentionMs: 1000 })).code).toBe('unknown-option');
+    expect(configError(() => resolve({ port: 8080 })).message).toBe('Unknown option "port".');
+    expect(configError(() => resolve({ toString: () => 'x' })).code).toBe('unknown-option');
+    expect(configError(() => resolve({ retentionMs: 1000 })).code).toBe('unknown-option');
   });
 
   it('known keys set to undefined fall back to the variable, then the default', () => {
@@ -234,7 +225,7 @@ describe('unknown keys', () => {
 
   it('options that are not an object are refused', () => {
     for (const bad of [null, 'ttlSeconds=60', [], 42]) {
-      expect(refusal(() => resolveConfig(bad as never, {})).code).toBe('invalid-option');
+      expect(configError(() => resolveConfig(bad as never, {})).code).toBe('invalid-option');
     }
   });
 });
@@ -316,15 +307,15 @@ describe('an environment value and the same value in code give the same verdict'
 
 describe('the error', () => {
   it('extends Error, is named StasisConfigError, and carries code, option and env', () => {
-    const error = refusal(() => resolve({ storeTimeoutMs: -1 }));
+    const error = configError(() => resolve({ storeTimeoutMs: -1 }));
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('StasisConfigError');
     expect({ code: error.code, option: error.option, env: error.env }).toStrictEqual({ code: 'invalid-option', option: 'storeTimeoutMs', env: undefined });
   });
 
   it('a setting another one needs is missing-option', () => {
-    expect(refusal(() => resolve({ stores: ['redis'] }))).toMatchObject({ code: 'missing-option', option: 'redisUrl', env: 'STASIS_REDIS_URL' });
-    const production = refusal(() => resolve({}, { NODE_ENV: 'production' }));
+    expect(configError(() => resolve({ stores: ['redis'] }))).toMatchObject({ code: 'missing-option', option: 'redisUrl', env: 'STASIS_REDIS_URL' });
+    const production = configError(() => resolve({}, { NODE_ENV: 'production' }));
     expect(production).toMatchObject({ code: 'missing-option', option: 'metricsToken', env: 'STASIS_METRICS_TOKEN' });
     expect(production.message).toMatch(/STASIS_METRICS_TOKEN/);
   });

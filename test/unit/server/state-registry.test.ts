@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { jsonCodec, type Codec } from '../../../server-stub/codec/json-codec.js';
-import { StasisCodecError, StasisConfigError, StasisError } from '../../../server-stub/errors.js';
+import { StasisCodecError, StasisError } from '../../../server-stub/errors.js';
 import { decodeStoredValues, StateRegistry, type CodecLookup } from '../../../server-stub/session/state-registry.js';
+import { configError } from './helpers.js';
 
 /** A second codec that only stores strings, upper-cased on the wire. */
 const shoutCodec: Codec<string> = {
@@ -30,16 +31,6 @@ const codecs = new Map<string, Codec>([
 ]);
 const lookup: CodecLookup = (name) => codecs.get(name);
 const registry = (restored?: Map<string, { codec: string; value: unknown }>) => new StateRegistry(lookup, jsonCodec, restored);
-
-function configError(fn: () => unknown): StasisConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(StasisConfigError);
-    return error as StasisConfigError;
-  }
-  throw new Error('expected a StasisConfigError');
-}
 
 describe('StateRegistry.define', () => {
   it('returns a persisted value: get, set, update, key', () => {
