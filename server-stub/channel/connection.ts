@@ -75,8 +75,9 @@ export function issueBinding(request: { headers: IncomingHttpHeaders }, cookieNa
  * (a Socket.IO handshake without the cookie yet) starts the session unbound: the first hibernate sets the
  * cookie and binds the blob to it. A secret the browser never received must never bind a session.
  */
-function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string): string | undefined {
-  return readBindingCookie(request as IncomingMessage, cookieName) ?? issued.get(request);
+function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string): { binding: string | undefined; fromCookie: boolean } {
+  const cookie = readBindingCookie(request as IncomingMessage, cookieName);
+  return { binding: cookie ?? issued.get(request), fromCookie: cookie !== undefined };
 }
 
 /**
@@ -106,10 +107,9 @@ export async function connectChannel<A>(
     terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
-  const binding = bindingOf(request, config.cookieName);
+  const { binding, fromCookie } = bindingOf(request, config.cookieName);
   // No cookie: a browser seen for the first time (or a script). Counted per address, as any number of them can come.
-  const firstVisit = readBindingCookie(request as IncomingMessage, config.cookieName) === undefined;
-  const address = firstVisit ? clientAddress(request as IncomingMessage, config.trustProxy) : undefined;
+  const address = fromCookie ? undefined : clientAddress(request as IncomingMessage, config.trustProxy);
   if (!binding && !warnedUnbound) {
     warnedUnbound = true;
     logger?.warn(
