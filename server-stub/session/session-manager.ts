@@ -127,11 +127,8 @@ export class SessionManager {
       const attached = session;
       this.#safely(attached, () => attached.handlers.onConnect?.());
       // A restored session's only copy is this memory until the page holds a checkpoint of it (the page's blob
-      // was used up by the resume): with checkpoints on, push one now rather than at the next tick. The same
-      // on any later attach of a session checkpointed before: the last push may have gone over a socket that
-      // closed before it delivered, and an unchanged session would never be pushed again.
-      if ((this.options.checkpointMs ?? 0) > 0 && (attached.restored || attached.checkpointDigest !== undefined)) {
-        attached.checkpointDigest = undefined;
+      // was used up by the resume): with checkpoints on, push the first one now rather than at the next tick.
+      if ((this.options.checkpointMs ?? 0) > 0 && attached.restored && attached.checkpointDigest === undefined) {
         void this.#push.checkpoint(attached);
       }
       return attached;
