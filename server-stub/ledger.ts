@@ -1,5 +1,3 @@
-import { setBounded } from './bounded-map.js';
-
 /**
  * The one-time ledger and the newest-generation record, checked in one atomic step on every resume:
  * a blob id (`jti`) can be consumed once, and a blob whose generation is not newer than one already resumed
@@ -99,12 +97,13 @@ export class MemoryLedger implements Ledger {
       return 'retried';
     }
     const entry: Consumed = { verdict: 'ok', bid: claim.bid, attempt: claim.attempt, leaseUntil: now + this.leaseMs, expiresAtMs: claim.expiresAtMs };
-    setBounded(this.#consumed, claim.jti, entry, this.maxEntries);
+    remember(this.#consumed, claim.jti, entry, this.maxEntries);
     if (newestGen !== undefined && newestGen >= claim.gen) {
       entry.verdict = 'stale';
       return 'stale';
     }
-    setBounded(this.#newest, claim.sid, { gen: claim.gen, until: Math.max(claim.expiresAtMs, newest?.until ?? 0) }, this.maxEntries);
+    this.#newest.delete(claim.sid); // re-inserted last: the oldest session is forgotten first
+    remember(this.#newest, claim.sid, { gen: claim.gen, until: Math.max(claim.expiresAtMs, newest?.until ?? 0) }, this.maxEntries);
     return 'ok';
   }
 
@@ -136,4 +135,10 @@ export class MemoryLedger implements Ledger {
     for (const [jti, entry] of this.#consumed) if (entry.expiresAtMs <= now) this.#consumed.delete(jti);
     for (const [sid, entry] of this.#newest) if (entry.until <= now) this.#newest.delete(sid);
   }
+}
+
+/** Sets `key` in a map kept to `max` entries, forgetting the oldest inserted first. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  while (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }

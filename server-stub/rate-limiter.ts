@@ -1,5 +1,3 @@
-import { setBounded } from './bounded-map.js';
-
 /**
  * Counts failed resumes per client in a sliding window. Past the limit, a client must wait until its
  * oldest failure leaves the window: guessing blobs or replaying stolen ones gets slow, honest clients
@@ -25,7 +23,9 @@ export class FailureRateLimiter {
   recordFailure(client: string): void {
     const times = this.#recent(client);
     times.push(this.now());
-    setBounded(this.#failures, client, times, this.maxClients); // the map's order: least recently failed first
+    this.#failures.delete(client); // re-insert: the map's order is least recently failed first
+    this.#failures.set(client, times);
+    if (this.#failures.size > this.maxClients) this.#failures.delete(this.#failures.keys().next().value!);
   }
 
   #recent(client: string): number[] {

@@ -75,9 +75,8 @@ export function issueBinding(request: { headers: IncomingHttpHeaders }, cookieNa
  * (a Socket.IO handshake without the cookie yet) starts the session unbound: the first hibernate sets the
  * cookie and binds the blob to it. A secret the browser never received must never bind a session.
  */
-function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string): { binding: string | undefined; fromCookie: boolean } {
-  const cookie = readBindingCookie(request as IncomingMessage, cookieName);
-  return { binding: cookie ?? issued.get(request), fromCookie: cookie !== undefined };
+function bindingOf(request: { headers: IncomingHttpHeaders }, cookieName: string): string | undefined {
+  return readBindingCookie(request as IncomingMessage, cookieName) ?? issued.get(request);
 }
 
 /**
@@ -107,9 +106,10 @@ export async function connectChannel<A>(
     terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
-  const { binding, fromCookie } = bindingOf(request, config.cookieName);
+  const binding = bindingOf(request, config.cookieName);
   // No cookie: a browser seen for the first time (or a script). Counted per address, as any number of them can come.
-  const address = fromCookie ? undefined : clientAddress(request as IncomingMessage, config.trustProxy);
+  const firstVisit = readBindingCookie(request as IncomingMessage, config.cookieName) === undefined;
+  const address = firstVisit ? clientAddress(request as IncomingMessage, config.trustProxy) : undefined;
   if (!binding && !warnedUnbound) {
     warnedUnbound = true;
     logger?.warn(

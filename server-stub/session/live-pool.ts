@@ -1,8 +1,7 @@
 import { CLOSE_CODES, type HibernateOk, type SessionReport } from '../../src/protocol/index.js';
-import { StasisCapacityError, StasisError } from '../errors.js';
+import { StasisError } from '../errors.js';
 import { short, type ManagerContext } from './manager-context.js';
 import type { EndReason, Session } from './session.js';
-import { setBounded } from '../bounded-map.js';
 
 /**
  * Blobs remembered for reports and the hibernated gauge. Past it the oldest are forgotten first: a report then
@@ -49,28 +48,16 @@ export class LivePool {
     return this.#live.size;
   }
 
-  /**
-   * Throws when a session of `sid` may not go live here: past this instance's cap (`maxLiveSessions`:
-   * StasisCapacityError), the browser's (`maxSessionsPerBrowser`) or, for a connection that brought no binding
-   * cookie, its address's (`maxSessionsPerAddress`): `rate-limited`. A live copy of `sid` itself is replaced,
-   * not added, so it does not count.
-   */
-  checkRoom(sid: string, browser: string | undefined, firstVisitFrom?: string): void {
-    const { options } = this.#ctx;
-    const others = (index: Map<string, Set<string>>, key: string) => {
-      const sids = index.get(key);
-      return sids ? sids.size - (sids.has(sid) ? 1 : 0) : 0;
-    };
-    const total = options.maxLiveSessions ?? Infinity;
-    if (this.#live.size - (this.#live.has(sid) ? 1 : 0) >= total) throw new StasisCapacityError(total);
-    const perBrowser = options.maxSessionsPerBrowser ?? Infinity;
-    if (browser && others(this.#byBrowser, browser) >= perBrowser) {
-      throw new StasisError('rate-limited', `This browser already holds ${perBrowser} live sessions; close a tab first.`);
-    }
-    const perAddress = options.maxSessionsPerAddress ?? Infinity;
-    if (firstVisitFrom !== undefined && others(this.#byAddress, firstVisitFrom) >= perAddress) {
-      throw new StasisError('rate-limited', `${perAddress} live sessions were started from this address without a binding cookie; try again later.`);
-    }
+  /** Live sessions of one browser, not counting `except`. */
+  heldBy(browser: string, except?: string): number {
+    const sids = this.#byBrowser.get(browser);
+    if (!sids) return 0;
+    return except === undefined ? sids.size : [...sids].filter((other) => other !== except).length;
+  }
+
+  /** Live sessions started without a binding cookie from one client address. */
+  startedFrom(address: string): number {
+    return this.#byAddress.get(address)?.size ?? 0;
   }
 
   /** Set once a drain began: from then on no session is added and nothing is sealed for another instance. */
@@ -135,7 +122,9 @@ export class LivePool {
     this.#remove(session);
     this.#onLeave(session.sid);
     session.end(reason, closeCode);
-    setBounded(this.#hibernated, session.sid, { gen: ok.gen, exp: ok.exp }, HIBERNATED_INDEX_MAX);
+    this.#hibernated.delete(session.sid); // re-inserted last: the index forgets the oldest first
+    if (this.#hibernated.size >= HIBERNATED_INDEX_MAX) this.#hibernated.delete(this.#hibernated.keys().next().value!);
+    this.#hibernated.set(session.sid, { gen: ok.gen, exp: ok.exp });
     this.prune();
   }
 

@@ -6,9 +6,7 @@ import type { Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
 import type { StoreChain } from '../store/store-chain.js';
 import { SessionSealer } from './session-sealer.js';
-import { short, type StasisApp } from './session.js';
-
-export { short };
+import type { StasisApp } from './session.js';
 import type { CodecLookup } from './state-registry.js';
 
 export interface SessionManagerOptions {
@@ -69,3 +67,7 @@ export class ManagerContext {
   }
 }
 
+/** The start of a sid, enough to tell sessions apart in a log line without writing the whole id. */
+export function short(sid: string): string {
+  return sid.slice(0, 6);
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLOSE_CODES, type ResumeOk } from '../../src/protocol/index.js';
 import type { SealedSession } from '../envelope/envelope.js';
-import { StasisError } from '../errors.js';
+import { StasisCapacityError, StasisError } from '../errors.js';
 import type { LedgerClaim } from '../ledger.js';
 import type { Handover } from './handover.js';
 import type { LivePool } from './live-pool.js';
@@ -10,7 +10,6 @@ import type { Retention } from './retention.js';
 import { bindingHash } from './session-sealer.js';
 import { Session, type AppHandlers } from './session.js';
 import { decodeStoredValues, StateRegistry } from './state-registry.js';
-import { setBounded } from '../bounded-map.js';
 
 /**
  * A live connect whose lookup failed is refused (1012, the page connects again) rather than given a fresh
@@ -202,7 +201,11 @@ export class Restorer {
     const ledger = options.ledger;
     const restored = decodeStoredValues(sealed.values, options.codecs);
     const browser = bindingHash(binding);
-    this.#pool.checkRoom(sid, browser);
+    const cap = options.maxSessionsPerBrowser ?? Infinity;
+    const others = this.#pool.heldBy(browser, sid);
+    if (others >= cap) throw new StasisError('rate-limited', `This browser already holds ${cap} live sessions; close a tab first.`);
+    const total = options.maxLiveSessions ?? Infinity;
+    if (this.#pool.size - (this.#pool.get(sid) ? 1 : 0) >= total) throw new StasisCapacityError(total);
     this.#pool.prune();
     const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomBytes(9).toString('base64url') };
     let verdict;
@@ -263,7 +266,10 @@ export class Restorer {
   #lookupFailed(sid: string, error: Error): void {
     const now = this.#ctx.now();
     let since = this.#failingSince.get(sid);
-    if (since === undefined) setBounded(this.#failingSince, sid, (since = now), FAILING_LOOKUPS_MAX);
+    if (since === undefined) {
+      if (this.#failingSince.size >= FAILING_LOOKUPS_MAX) this.#failingSince.delete(this.#failingSince.keys().next().value!);
+      this.#failingSince.set(sid, (since = now));
+    }
     const patience = this.#ctx.options.lookupPatienceMs ?? LOOKUP_PATIENCE_MS;
     if (now - since < patience) {
       this.#ctx.debug(sid, `connect: could not be looked up (${error.message}); refused for now`);

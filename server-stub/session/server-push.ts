@@ -78,11 +78,11 @@ export class ServerPush {
 
   /**
    * Drain: seals every live session, pushes each blob over its live channels, closes them with 4007 and
-   * waits (at most `timeoutMs`) until the channels have closed, so the blobs are out. The caller has set the
-   * pool draining (and let work under way finish): the server refuses new sessions, hibernates and resumes
-   * with `unavailable`, and clients go to another instance.
+   * waits (at most `timeoutMs`) until the channels have closed, so the blobs are out. From now on the
+   * server refuses new sessions, hibernates and resumes with `unavailable`: clients go to another instance.
    */
   async drain(timeoutMs: number): Promise<{ sessions: number; pushed: number; failed: number; flushed: boolean }> {
+    this.#pool.startDraining();
     const sessions = this.#pool.sessions().filter((s) => !s.sealing);
     const closed: Promise<void>[] = [];
     const kept: Promise<unknown>[] = [];

@@ -1,6 +1,6 @@
 import { CLOSE_CODES, type HibernateOk, type ResumeOk, type SessionReport } from '../../src/protocol/index.js';
 import { KeyedQueue } from '../../src/concurrency/keyed-queue.js';
-import { StasisError } from '../errors.js';
+import { StasisCapacityError, StasisError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { Handover } from './handover.js';
 import { LivePool } from './live-pool.js';
@@ -107,7 +107,7 @@ export class SessionManager {
       }
       if (!session) session = await this.#restorer.recover(sid, binding);
       if (!session) {
-        this.#pool.checkRoom(sid, browser, firstVisitFrom);
+        this.#checkNewSessionCaps(browser, firstVisitFrom);
         session = this.#restorer.build(sid, await this.#restorer.freshGeneration(sid), new Map(), browser, false);
         session.address = firstVisitFrom;
         // A new session holds nothing to lose: with the fleet directory down it still starts (availability
@@ -133,6 +133,20 @@ export class SessionManager {
       }
       return attached;
     });
+  }
+
+  /** The caps a new, empty session must pass: this instance's, this browser's, and first visits per address. */
+  #checkNewSessionCaps(browser: string | undefined, firstVisitFrom: string | undefined): void {
+    const total = this.options.maxLiveSessions ?? Infinity;
+    if (this.#pool.size >= total) throw new StasisCapacityError(total);
+    const perBrowser = this.options.maxSessionsPerBrowser ?? Infinity;
+    if (browser && this.#pool.heldBy(browser) >= perBrowser) {
+      throw new StasisError('rate-limited', `This browser already holds ${perBrowser} live sessions; close a tab first.`);
+    }
+    const perAddress = this.options.maxSessionsPerAddress ?? Infinity;
+    if (firstVisitFrom !== undefined && this.#pool.startedFrom(firstVisitFrom) >= perAddress) {
+      throw new StasisError('rate-limited', `${perAddress} live sessions were started from this address without a binding cookie; try again later.`);
+    }
   }
 
   disconnect(session: Session, channel: LiveChannel): void {

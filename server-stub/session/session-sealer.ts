@@ -4,7 +4,7 @@ import { open, seal, type SealedSession } from '../envelope/envelope.js';
 import type { KeyRing } from '../envelope/key-ring.js';
 import { StasisCodecError, StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { short, type Session } from './session.js';
+import type { Session } from './session.js';
 
 export interface SealerOptions {
   ring: KeyRing;
@@ -91,4 +91,8 @@ function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function short(sid: string): string {
+  return sid.slice(0, 6);
 }

@@ -138,8 +138,3 @@ function callSite(above: (...args: never[]) => unknown): string | undefined {
   }
   return site;
 }
-
-/** The start of a sid, enough to tell sessions apart in a log line without writing the whole id. */
-export function short(sid: string): string {
-  return sid.slice(0, 6);
-}
