@@ -30,7 +30,7 @@ export interface CustodianOptions {
 
 /**
  * Performs the protocol's requests and keeps the blobs: hibernate (POST, then a durable write) and resume
- * (read, POST, delete only on a final outcome). Operations on one sid run one after another, so a
+ * (read, POST, delete only on a final outcome, or keep the checkpoint an `ok` carries instead). Operations on one sid run one after another, so a
  * resume waits for a hibernate still in flight (a reload right after hiding).
  */
 export class Custodian implements CustodyApi {
@@ -143,7 +143,11 @@ export class Custodian implements CustodyApi {
       if (answer.outcome === 'ok' && (answer.sid !== request.sid || !Number.isSafeInteger(answer.gen))) {
         return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
       }
-      if (isFinal(answer.outcome)) await forget();
+      if (answer.outcome === 'ok' && typeof answer.checkpoint === 'string') {
+        // The presented blob is used up; the server's checkpoint of the restored session takes its place.
+        const kept = await this.#keep(request, answer.checkpoint, vault);
+        if (kept.outcome !== 'ok') await forget();
+      } else if (isFinal(answer.outcome)) await forget();
       if (answer.outcome === 'ok') {
         this.#resumedTo.delete(request.sid); // most recent last, so the oldest entry goes first
         this.#resumedTo.set(request.sid, answer.gen);

@@ -36,22 +36,33 @@ export class ServerPush {
 
   /** Pushes a checkpoint of one live session when its values changed since its last one. */
   async checkpoint(session: Session): Promise<boolean> {
-    if (session.sealing || session.channels.size === 0 || session.signal.aborted) return false;
+    if (session.channels.size === 0) return false;
+    const ok = await this.sealCheckpoint(session, false);
+    if (!ok) return false;
+    const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
+    session.send(message);
+    return true;
+  }
+
+  /**
+   * Seals a checkpoint of a live session and leaves it live. Undefined when the session left meanwhile, when
+   * sealing failed (logged and counted), or, unless `always`, when its values did not change since the last one.
+   */
+  async sealCheckpoint(session: Session, always: boolean): Promise<HibernateOk | undefined> {
+    if (session.sealing || session.signal.aborted) return undefined;
     try {
       const values = session.state.encodeAll();
       const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
-      if (digest === session.checkpointDigest) return false;
+      if (!always && digest === session.checkpointDigest) return undefined;
       const { ok } = await this.#ctx.sealer.seal(session, session.browser ?? '', values);
-      if (this.#pool.get(session.sid) !== session || session.sealing || session.signal.aborted) return false;
-      const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
-      session.send(message);
+      if (this.#pool.get(session.sid) !== session || session.sealing || session.signal.aborted) return undefined;
       session.checkpointDigest = digest;
       this.#ctx.metrics.checkpoint('ok', ok.blob.length);
-      return true;
+      return ok;
     } catch (error) {
       this.#ctx.metrics.checkpoint(error instanceof StasisError ? error.code : 'unavailable');
       this.#ctx.options.logger.warn(`checkpoint: session ${short(session.sid)}: ${(error as Error).message}`);
-      return false;
+      return undefined;
     }
   }
 

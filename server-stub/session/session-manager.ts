@@ -126,8 +126,9 @@ export class SessionManager {
       session.lastActivity = this.#ctx.now();
       const attached = session;
       this.#safely(attached, () => attached.handlers.onConnect?.());
-      // A restored session's only copy is this memory until the page holds a checkpoint of it (the page's blob
-      // was used up by the resume): with checkpoints on, push the first one now rather than at the next tick.
+      // A session this connect restored (from another instance or the stores) lives only in this memory until
+      // the page holds a checkpoint of it: with checkpoints on, push the first one now rather than at the next
+      // tick. (A resume answered with one already.)
       if ((this.options.checkpointMs ?? 0) > 0 && attached.restored && attached.checkpointDigest === undefined) {
         void this.#push.checkpoint(attached);
       }
@@ -217,7 +218,15 @@ export class SessionManager {
   resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
     if (this.#pool.draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down; try another instance.'));
     if (blob.length > this.options.maxBlobBytes) return Promise.reject(new StasisError('too-large', 'The blob is over the size limit.'));
-    return this.#busy.run(sid, () => this.#restorer.resume(sid, blob, binding));
+    return this.#busy.run(sid, async () => {
+      const ok = await this.#restorer.resume(sid, blob, binding);
+      if ((this.options.checkpointMs ?? 0) <= 0) return ok;
+      // The page's blob is used up: until it holds a checkpoint of the restored session, that session lives
+      // only in this process. Answering with one closes the window an instance kill would otherwise have.
+      const session = this.#pool.get(sid);
+      const checkpoint = session && session.gen === ok.gen ? await this.#push.sealCheckpoint(session, true) : undefined;
+      return checkpoint ? { ...ok, checkpoint: checkpoint.blob } : ok;
+    });
   }
 
   /** See LivePool.reclaimOwnership. */

@@ -149,6 +149,12 @@ export interface ResumeOk {
   sid: string;
   /** The generation of the restored session (the blob's gen + 1): a fencing token. */
   gen: number;
+  /**
+   * Servers with checkpoints on: a checkpoint of the session now live (a blob of generation `gen`). The blob
+   * the page presented is used up, so the page keeps this one in its place: if the instance dies before the
+   * next checkpoint, the page still holds the state it resumed.
+   */
+  checkpoint?: string;
 }
 
 export type ResumeResponse = ResumeOk | Failure;

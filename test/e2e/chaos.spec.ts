@@ -180,8 +180,8 @@ test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of
       const state = await t.tab.evaluate(() => (window as any).Stasis.status.state as string);
       if (state !== 'hibernated' && state !== 'waiting') return false;
     }
-    // A tab live on a session restored a moment ago holds no blob until that session's first checkpoint
-    // arrives (pushed as soon as it connects): wait for it, as the window the docs promise.
+    // A tab live on a session restored a moment ago holds a checkpoint of it once the resume's answer (or, for a
+    // session its connect restored from another instance, the push on attach) reached the worker: wait for it.
     const current = tabs.find((t) => t.tab === front);
     if (current && !offline) {
       await current.tab.waitFor(

@@ -120,6 +120,14 @@ export class CartClient {
         this.o.record.blobFate(held.jti, 'resumed');
         this.held = undefined;
         this.resumedTo = answer.body.gen as number;
+        // With checkpoints on the answer carries one of the restored session: the worker keeps it in the used-up
+        // blob's place, so an instance killed before the next checkpoint still leaves the page this state.
+        const checkpoint = answer.body.checkpoint;
+        const contents = typeof checkpoint === 'string' ? this.#open(checkpoint, 'resume-checkpoint') : undefined;
+        if (contents) {
+          this.held = { ...contents, blob: checkpoint as string, source: 'checkpoint' };
+          this.o.record.blobIssued(contents.jti, { client: this.name, sid: this.sid, gen: contents.gen, source: 'checkpoint' });
+        } else this.o.record.count('resume ok without a checkpoint');
         this.#after = { after: 'resume', from: held };
         return true;
       }

@@ -372,6 +372,29 @@ describe('Custodian.resume', () => {
     expect(await custodian.peek(sid)).toBeUndefined();
   });
 
+  it('ok with a checkpoint: the checkpoint takes the used-up blob\'s place (gen and exp from its header)', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    await seed(inspect, sid, { gen: 7 });
+    const exp = epochSeconds(7200);
+    const checkpoint = makeBlob({ sid, gen: 8, exp });
+    server.use(http.post(RESUME_URL, () => HttpResponse.json({ outcome: 'ok', sid, gen: 8, checkpoint })));
+
+    expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 8 });
+    expect(await inspect.get(sid)).toMatchObject({ sid, gen: 8, exp, blob: checkpoint, endpoint: ENDPOINT });
+    expect(await custodian.peek(sid)).toMatchObject({ sid, gen: 8, exp });
+  });
+
+  it('ok with a checkpoint of another sid (or not a blob): the used-up blob is deleted and nothing is kept', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    await seed(inspect, sid, { gen: 7 });
+    const foreign = makeBlob({ sid: makeSid(), gen: 8, exp: epochSeconds(3600) });
+    server.use(http.post(RESUME_URL, () => HttpResponse.json({ outcome: 'ok', sid, gen: 8, checkpoint: foreign })));
+    expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 8 });
+    expect(await inspect.get(sid)).toBeUndefined();
+  });
+
   it("a second resume after ok finds nothing and sends nothing", async () => {
     const { custodian, inspect } = await setup();
     const sid = makeSid();

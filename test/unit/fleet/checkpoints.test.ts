@@ -3,7 +3,7 @@
  * hand the newest one to another instance. The live session always wins over its own checkpoints.
  */
 import { describe, expect, it } from 'vitest';
-import type { PushedBlob } from '../../../src/protocol/index.js';
+import type { PushedBlob, ResumeOk } from '../../../src/protocol/index.js';
 import {
   LiveClient,
   health,
@@ -16,6 +16,7 @@ import {
   sample,
   sleep,
   fleetPerTest,
+  hibernateOk,
   type TwoInstances,
 } from './two-instances.js';
 
@@ -127,5 +128,61 @@ it('an older checkpoint resumed on A leaves the newer generation live on B (the 
     await sleep(1300); // at least one more tick, with nothing changed
     expect(client.pending(isCheckpoint)).toEqual([]);
     expect(client.open).toBe(true);
+  });
+});
+
+describe('a resume answered with checkpoints on', () => {
+  it('carries a checkpoint of the restored session; if the instance dies before any other, that checkpoint restores the state elsewhere', async () => {
+    const f = await harness.start({ checkpointSeconds: 60 });
+    const sid = newSid();
+    const cookie = newCookie();
+    const { client } = await LiveClient.connect(f.a.url, sid, cookie);
+    expect((await client.add(5)).n).toBe(5);
+    const { blob } = await hibernateOk(f.a.url, sid, cookie);
+
+    const resumed = await resume(f.a.url, sid, blob, cookie);
+    expect(resumed.body).toMatchObject({ outcome: 'ok', sid, gen: 2 });
+    const checkpoint = (resumed.body as ResumeOk).checkpoint;
+    expect(typeof checkpoint).toBe('string');
+    const opened = await openBlob(checkpoint!, f.ring);
+    expect(opened.sealed).toMatchObject({ sid, gen: 2 });
+    expect(opened.values).toEqual({ n: 5 });
+
+    // The used-up blob no longer restores; A dies before the page connected or got any other checkpoint.
+    await f.a.kill();
+    expect((await resume(f.b.url, sid, blob, cookie)).body.outcome).not.toBe('ok');
+    const again = await resume(f.b.url, sid, checkpoint!, cookie);
+    expect(again.body).toMatchObject({ outcome: 'ok', sid, gen: 3 });
+    const { state } = await LiveClient.connect(f.b.url, sid, cookie);
+    expect(state).toMatchObject({ gen: 3, n: 5, restored: true });
+  });
+
+  it('on the instance where the session is live: the page presents that checkpoint, gets the same gen and a newer checkpoint; the attach pushes none again', async () => {
+    const f = await harness.start({ checkpointSeconds: 60 });
+    const sid = newSid();
+    const cookie = newCookie();
+    const first = await LiveClient.connect(f.a.url, sid, cookie);
+    expect((await first.client.add(2)).n).toBe(2);
+    const { blob } = await hibernateOk(f.a.url, sid, cookie);
+    const resumed = (await resume(f.a.url, sid, blob, cookie)).body as ResumeOk;
+    const { client } = await LiveClient.connect(f.a.url, sid, cookie);
+    await sleep(200);
+    expect(client.pending(isCheckpoint)).toEqual([]); // the answer carried it
+    expect((await client.add(1)).n).toBe(3);
+
+    // A reload: the page presents the checkpoint it kept; the live session stays and a newer one comes back.
+    const reload = (await resume(f.a.url, sid, resumed.checkpoint!, cookie)).body as ResumeOk;
+    expect(reload).toMatchObject({ outcome: 'ok', sid, gen: 2 });
+    expect((await openBlob(reload.checkpoint!, f.ring)).values).toEqual({ n: 3 });
+    expect(await client.closedWithin(100)).toBeUndefined();
+  });
+
+  it('without checkpoints the answer carries none', async () => {
+    const f = await harness.start();
+    const sid = newSid();
+    const cookie = newCookie();
+    await LiveClient.connect(f.a.url, sid, cookie);
+    const { blob } = await hibernateOk(f.a.url, sid, cookie);
+    expect((await resume(f.a.url, sid, blob, cookie)).body).toEqual({ outcome: 'ok', sid, gen: 2 });
   });
 });
