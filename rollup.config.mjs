@@ -1,6 +1,6 @@
 // Builds every artifact: the page SDK (IIFE + ESM), the service worker, the demo's browser code,
 // and the Node server (library, CLI, demo app). TypeScript is transpiled by esbuild; `tsc` only type-checks
-// and writes the .d.ts files (typescript 7 has no JS API for a rollup plugin).
+// and writes the .d.ts files (esbuild is fast and keeps the bundles' output stable).
 import { builtinModules } from 'node:module';
 import resolve from '@rollup/plugin-node-resolve';
 import esbuild from 'rollup-plugin-esbuild';

@@ -43,7 +43,7 @@ export class StasisCodecError extends StasisError {
  * misuse), `unknown-option` (a key createStasisServer does not know, e.g. a typo), `missing-option` (a
  * setting another one needs, or that production needs).
  */
-export type StasisConfigErrorCode = 'invalid-option' | 'unknown-option' | 'missing-option';
+export type StasisConfigErrorCode = 'invalid-option' | 'unknown-option' | 'missing-option' | 'missing-dependency';
 
 /** A mistake in how the app uses the server library (duplicate key, bad option). Thrown, never sent. */
 export class StasisConfigError extends Error {

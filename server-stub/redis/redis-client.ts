@@ -1,4 +1,5 @@
-import { Cluster, Redis, type ClusterNode } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import { StasisConfigError } from '../errors.js';
 
 /** A single Redis (or a primary behind one endpoint) or a Redis Cluster: the commands Stasis uses exist on both. */
@@ -53,6 +54,7 @@ const retryStrategy = (times: number): number => Math.min(100 * 2 ** Math.min(ti
  * key's slot); `shardedSubscribers` gives it a subscriber per master for SSUBSCRIBE (the fleet's listener).
  */
 export function connectRedis(options: RedisOptions, role: string, { shardedSubscribers = false } = {}): RedisClient {
+  const { Cluster, Redis } = loadIoredis(options);
   const common = {
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeoutMs ?? 500,
@@ -80,6 +82,23 @@ export function connectRedis(options: RedisOptions, role: string, { shardedSubsc
   // ioredis emits 'error' on every failed reconnect; the breaker and its logs report outages.
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * ioredis is an optional peer dependency: apps without Redis never install it. Loaded synchronously, on the
+ * first Redis connection, so a missing package fails `createStasisServer` with a clear error.
+ */
+function loadIoredis(options: RedisOptions): typeof import('ioredis') {
+  try {
+    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code !== 'MODULE_NOT_FOUND') throw error;
+    const cluster = options.cluster !== undefined;
+    throw new StasisConfigError(
+      `${cluster ? 'A Redis Cluster' : 'Redis'} is configured, but the optional dependency ioredis is not installed: npm install ioredis`,
+      { code: 'missing-dependency', option: cluster ? 'redisCluster' : 'redisUrl', env: cluster ? 'STASIS_REDIS_CLUSTER' : 'STASIS_REDIS_URL' },
+    );
+  }
 }
 
 /** Seed node URLs → ioredis cluster nodes plus the credentials and TLS they share (config-rules checked them). */
