@@ -1,8 +1,8 @@
 import { expose } from 'comlink';
 import { isConnectMessage } from '../src/protocol/index.js';
 import type { CustodyApi, HibernateResult } from '../src/protocol/custody.js';
-import { Custodian } from './custodian.js';
-import { Vault } from './vault.js';
+import { Custodian } from '../src/custody/custodian.js';
+import { Vault } from '../src/custody/vault.js';
 
 // Just the service-worker types this file uses (the DOM and WebWorker libs cannot share one tsconfig).
 interface ExtendableEvent extends Event {

@@ -3,8 +3,8 @@
  * else over memory. Shipped as a separate file (dist/stasis-fallback.mjs) that the SDK loads only when it
  * needs it, so the one script tag stays small.
  */
-import { Custodian } from '../../worker/custodian.js';
-import { MemoryStore, Vault } from '../../worker/vault.js';
+import { Custodian } from './custodian.js';
+import { MemoryStore, Vault } from './vault.js';
 import type { CustodyApi } from '../protocol/custody.js';
 
 export async function openPageCustody(): Promise<{ api: CustodyApi; kind: 'page' | 'memory'; problem?: string }> {

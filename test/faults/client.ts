@@ -1,6 +1,6 @@
 /**
  * One demo user without a browser: a cookie, a sid, a live channel, and the blob custody the service worker
- * would keep (src/client.ts + worker/custodian.ts, reduced to what the protocol requires). It changes the cart,
+ * would keep (src/client/ + src/custody/custodian.ts, reduced to what the protocol requires). It changes the cart,
  * hibernates, waits, resumes and reconnects, and judges every state the server shows against what it was
  * told: the cart the app last confirmed, and the contents of each blob it holds (read with the key ring).
  */

@@ -117,7 +117,7 @@ export function writeVault(tab: Evaluator, record: { sid: string; blob: string; 
     (r) =>
       new Promise<void>((resolve, reject) => {
         const request = indexedDB.open('stasis-vault', 2);
-        // A browser that never ran Stasis has no vault yet: create it as worker/vault.ts does.
+        // A browser that never ran Stasis has no vault yet: create it as src/custody/vault.ts does.
         request.onupgradeneeded = () => {
           request.result.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
           request.result.createObjectStore('pending', { keyPath: 'sid' });

@@ -2,8 +2,8 @@ import 'fake-indexeddb/auto';
 import { describe, it, expect, beforeAll, afterEach, afterAll, vi } from 'vitest';
 import { http, HttpResponse, delay } from 'msw';
 import { setupServer } from 'msw/node';
-import { Custodian, type CustodianOptions } from '../../../worker/custodian.js';
-import { Vault, type VaultRecord } from '../../../worker/vault.js';
+import { Custodian, type CustodianOptions } from '../../../src/custody/custodian.js';
+import { Vault, type VaultRecord } from '../../../src/custody/vault.js';
 import { HTTP_STATUS, OUTCOMES, isFinal, type FailureCode } from '../../../src/protocol/index.js';
 import { encodeHeader, epochSeconds, makeBlob, makeSid, uniqueDbName } from './blob.js';
 

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { Vault, type VaultRecord } from '../../../worker/vault.js';
+import { Vault, type VaultRecord } from '../../../src/custody/vault.js';
 import { makeBlob, makeSid, uniqueDbName, epochSeconds } from './blob.js';
 
 const opened: Vault[] = [];

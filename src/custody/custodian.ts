@@ -6,15 +6,15 @@ import {
   type HibernateRequest,
   type HibernateResponse,
   type ResumeResponse,
-} from '../src/protocol/index.js';
+} from '../protocol/index.js';
 import type {
   CustodyApi,
   CustodyRequest,
   HibernateResult,
   ResumeResult,
   StoredBlobInfo,
-} from '../src/protocol/custody.js';
-import { KeyedQueue } from '../src/concurrency/keyed-queue.js';
+} from '../protocol/custody.js';
+import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { BlobStore, VaultRecord } from './vault.js';
 
 export interface CustodianOptions {
