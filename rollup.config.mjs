@@ -13,6 +13,20 @@ const browser = (minify) => [
   esbuild({ target: 'es2022', minify: false }),
   ...(minify ? [terser({ ecma: 2022, module: false, compress: { passes: 2 }, format: { comments: false } })] : []),
 ];
+const nodeExternal = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'ws', 'ioredis', 'socket.io', 'fastify'];
+/** The library entries Node apps import: `stasis/server` and each adapter (also built as CommonJS). */
+const serverEntries = {
+  'server/index': 'server-stub/index.ts',
+  // Adapters, each its own entry: the core never imports ws, Socket.IO or Fastify.
+  'server/ws': 'server-stub/adapters/ws.ts',
+  'server/socket-io': 'server-stub/adapters/socket-io.ts',
+  'server/fastify': 'server-stub/adapters/fastify.ts',
+};
+/**
+ * Type entry points beside the bundles: `stasis` (page), `stasis/global` (the script tag's `Stasis`), and for
+ * `require()` users a copy of the declarations under a `"type": "commonjs"` marker, so TypeScript reads them
+ * as CommonJS there (the same .d.ts files inside this ESM package would be ESM to it).
+ */
 const typesEntry = {
   name: 'stasis-types-entry',
   generateBundle() {
@@ -20,6 +34,20 @@ const typesEntry = {
       type: 'asset',
       fileName: 'stasis.d.ts',
       source: "export * from './types/src/index.js';\n",
+    });
+    this.emitFile({
+      type: 'asset',
+      fileName: 'global.d.ts',
+      source: [
+        '// `/// <reference types="stasis/global" />`: the global the script tag <script src="/stasis/stasis.js"> defines.',
+        "import type { StasisClient } from './types/src/client.js';",
+        'declare global {',
+        '  /** The Stasis client of this page (dist/stasis.js). */',
+        '  var Stasis: StasisClient;',
+        '}',
+        'export {};',
+        '',
+      ].join('\n'),
     });
   },
 };
@@ -47,6 +75,14 @@ export default [
     plugins: browser(true),
   },
   {
+    // `import { installStasisWorker } from 'stasis/worker'` for apps that bundle their own service worker:
+    // idb and comlink stay imports (package dependencies), resolved by the app's bundler.
+    input: 'worker/index.ts',
+    output: { file: 'dist/worker.mjs', format: 'es', sourcemap: true },
+    external: ['idb', 'comlink'],
+    plugins: [esbuild({ target: 'es2022' })],
+  },
+  {
     input: 'demo/client/main.ts',
     output: { file: 'dist/demo.js', format: 'iife', sourcemap: true },
     plugins: browser(false),
@@ -58,12 +94,8 @@ export default [
   },
   {
     input: {
-      'server/index': 'server-stub/index.ts',
+      ...serverEntries,
       'server/cli': 'server-stub/cli.ts',
-      // Adapters, each its own entry: the core never imports ws, Socket.IO or Fastify.
-      'server/ws': 'server-stub/adapters/ws.ts',
-      'server/socket-io': 'server-stub/adapters/socket-io.ts',
-      'server/fastify': 'server-stub/adapters/fastify.ts',
       'demo/app': 'demo/app.ts',
       // `npm run bench` (bench/run.ts); memory and drain-storm re-run themselves as child processes.
       'bench/run': 'bench/run.ts',
@@ -74,10 +106,24 @@ export default [
     output: {
       dir: 'dist',
       format: 'es',
-      sourcemap: true,
+      // No source maps: the server code is not minified, so stack traces read as they are; maps would be 40 %
+      // of the tarball.
       chunkFileNames: 'server/chunks/[name]-[hash].js',
     },
-    external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'ws', 'ioredis', 'socket.io', 'fastify'],
+    external: nodeExternal,
+    plugins: [esbuild({ target: 'node20' })],
+  },
+  {
+    // CommonJS for `require('stasis/server')` (and the adapters): the same code, its own chunks.
+    input: serverEntries,
+    output: {
+      dir: 'dist/cjs',
+      format: 'cjs',
+      exports: 'named',
+      entryFileNames: '[name].cjs',
+      chunkFileNames: 'chunks/[name]-[hash].cjs',
+    },
+    external: nodeExternal,
     plugins: [esbuild({ target: 'node20' })],
   },
 ];

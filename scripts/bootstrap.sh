@@ -11,7 +11,4 @@ if [ ! -x node_modules/.bin/rollup ] || [ package-lock.json -nt node_modules/.pa
 fi
 
 echo "[stasis] building…"
-# From scratch: hashed chunk files of earlier builds would otherwise pile up in dist/ and in the tarball.
-rm -rf dist
-npx --no-install rollup -c --silent
-npx --no-install tsc -p tsconfig.build.json
+bash scripts/build.sh

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm run build`: every artifact from scratch (rollup.config.mjs), then the declarations (tsc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# From scratch: hashed chunk files of earlier builds would otherwise pile up in dist/ and in the tarball.
+rm -rf dist
+npx --no-install rollup -c --silent
+npx --no-install tsc -p tsconfig.build.json
+# require() users get the same declarations read as CommonJS: inside this "type": "module" package TypeScript
+# takes every .d.ts for ESM, except below a package.json that says otherwise.
+cp -r dist/types dist/types-cjs
+printf '{ "type": "commonjs" }\n' > dist/types-cjs/package.json
