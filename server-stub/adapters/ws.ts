@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { closeFor, type StasisConnection } from '../channel/connection.js';
 import { StasisError } from '../errors.js';
+import { messageText } from '../transport/message-text.js';
 import type { StasisServer } from '../index.js';
 
 export interface WithStasisOptions {
@@ -62,7 +63,7 @@ export function withStasis<A>(
             if (isBinary) return connection.touch();
             let message: unknown;
             try {
-              message = JSON.parse(data.toString());
+              message = JSON.parse(messageText(data));
             } catch {
               return connection.touch();
             }

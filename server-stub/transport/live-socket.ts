@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { SessionManager } from '../session/session-manager.js';
 import { bindingSetCookie, closeFor, connectChannel, type StasisConnection } from '../channel/connection.js';
 import { isOriginAllowed } from './origin-policy.js';
+import { messageText } from './message-text.js';
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const HEARTBEAT_MS = 30_000;
@@ -72,7 +73,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
       let message: unknown;
       try {
         if (isBinary) throw new Error('binary');
-        message = JSON.parse(data.toString());
+        message = JSON.parse(messageText(data));
       } catch {
         if (socket.readyState === socket.OPEN) {
           socket.send(JSON.stringify({ type: 'stasis:error', code: 'malformed', message: 'Messages must be JSON text.' }));
