@@ -192,7 +192,7 @@ export function readOptions(options: Options, env: NodeJS.ProcessEnv): Partial<O
   const fromEnv = new Set<keyof OptionValues>();
   for (const name of Object.keys(RULES) as Array<keyof OptionValues>) {
     const rule: Rule<unknown> = RULES[name];
-    const given = (options as Record<string, unknown>)[name];
+    const given = options[name];
     const raw = rule.env === undefined ? undefined : env[rule.env];
     const source = given !== undefined ? 'code' : raw !== undefined && (raw !== '' || rule.emptyIsValue) ? 'env' : undefined;
     if (!source) continue;

@@ -53,12 +53,12 @@ export interface StasisServer<A = AppHandlers | void> {
    * Express 4/5 and Connect: `app.use(stasis.middleware)`, before or after `express.json()` (a body it
    * parsed is used). Answers only under the base path and calls `next()` for everything else.
    */
-  middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
+  middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
   /**
    * Takes a WebSocket upgrade of the live channel (`{basePath}/live`) and returns true; returns false and
    * leaves the socket untouched for any other path. For servers that route upgrades themselves.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
   /**
    * Serves the live channel on an existing server: takes only upgrades of `{basePath}/live` and leaves every
    * other upgrade to the server's other listeners (ws, Socket.IO, …), added before or after. Returns a

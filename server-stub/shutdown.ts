@@ -15,7 +15,7 @@ export interface DrainOnSignalsOptions {
   /** Runs after the drain, before the servers close: close your own resources here. */
   onDrained?(report: Awaited<ReturnType<StasisServer['drain']>>): void | Promise<void>;
   /** Where the one-line report goes. Default console.log. */
-  log?(line: string): void;
+  log?: (line: string) => void;
 }
 
 /** Longest wait for servers and Stasis's own connections to close after a drain, before exiting anyway. */

@@ -26,7 +26,7 @@ export interface StasisMiddlewareOptions {
    */
   io: Pick<Server, 'engine'>;
   /** Where the page put its session id. Default: `socket.handshake.auth.sid`, else the `sid` query parameter. */
-  sid?(socket: Socket): unknown;
+  sid?: (socket: Socket) => unknown;
   /** The event Stasis's messages are emitted on. Default `stasis`. */
   event?: string;
 }

@@ -17,7 +17,7 @@ import type { StasisServer } from '../index.js';
 
 export interface WithStasisOptions {
   /** Where the page put its session id. Default: the `sid` query parameter of the upgrade URL. */
-  sid?(request: IncomingMessage): unknown;
+  sid?: (request: IncomingMessage) => unknown;
 }
 
 /** Called once the connection's session is attached (new, reattached or restored). */

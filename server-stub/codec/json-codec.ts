@@ -14,12 +14,15 @@ export interface Codec<T = unknown> {
 /** How one app class is written. `toData`'s result is itself encoded, so it may hold Dates, Maps, other classes. */
 export interface ClassCodec<T> {
   tag: string;
-  type: abstract new (...a: any[]) => T;
+  type: abstract new (...a: never[]) => T;
   toData(v: T): unknown;
   fromData(data: unknown): T;
 }
 
 export interface JsonCodecOptions {
+  // One list holds codecs of different classes, and an inline codec's `toData: (m) => …` is typed by it: TypeScript
+  // has no existential type, and ClassCodec<unknown> would make every such parameter `unknown`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   classes?: ClassCodec<any>[];
   /** Most containers (objects, arrays, Maps, Dates, class instances...) one value may nest. Default 200. */
   maxDepth?: number;
@@ -107,8 +110,8 @@ const base64 = (v: ArrayBufferView | ArrayBuffer) =>
 export function createJsonCodec(options: JsonCodecOptions = {}): Codec {
   const maxDepth = options.maxDepth ?? 200;
   if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new StasisConfigError(`maxDepth must be a positive integer, got ${maxDepth}`);
-  const byTag = new Map<string, ClassCodec<any>>();
-  const byProto = new Map<unknown, ClassCodec<any>>();
+  const byTag = new Map<string, ClassCodec<unknown>>();
+  const byProto = new Map<unknown, ClassCodec<unknown>>();
   for (const c of options.classes ?? []) {
     if (typeof c.tag !== 'string' || c.tag === '' || byTag.has(c.tag)) {
       throw new StasisConfigError(`class tag ${JSON.stringify(c.tag)} is empty or registered twice`);
@@ -130,6 +133,7 @@ export function createJsonCodec(options: JsonCodecOptions = {}): Codec {
         case 'bigint': return { [TAG]: 'bigint', v: v.toString() };
         case 'symbol': throw fail(path, 'symbols cannot be persisted; store a string instead');
         case 'function': throw fail(path, 'function values cannot be persisted; persist the data it works on instead');
+        case 'object': break; // null, arrays, plain objects and class instances: below
       }
       if (v === null || typeof v !== 'object') return null; // only null is left
       const at = open.get(v);
@@ -216,7 +220,7 @@ export function createJsonCodec(options: JsonCodecOptions = {}): Codec {
       throw fail(path, 'bad base64 payload');
     };
     const object = (entries: [string, unknown][], path: string, d: number, nullProto: boolean) => {
-      const out: Record<string, unknown> = nullProto ? Object.create(null) : {};
+      const out: Record<string, unknown> = nullProto ? (Object.create(null) as Record<string, unknown>) : {};
       for (const [k, x] of entries) out[k] = read(x, child(path, k), d);
       return out;
     };
@@ -224,6 +228,7 @@ export function createJsonCodec(options: JsonCodecOptions = {}): Codec {
     const read = (x: unknown, path: string, depth: number): unknown => {
       if (x === null || typeof x === 'boolean' || typeof x === 'string') return x;
       if (typeof x === 'number' && Number.isFinite(x)) return x;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- x is no object here (TypeScript says `{}`): a primitive or a function
       if (typeof x !== 'object') throw fail(path, `unexpected ${typeof x} ${String(x)}; expected encoded JSON data`);
       if (!Array.isArray(x) && !isPlain(x)) throw fail(path, `unexpected instance of ${className(x)}; expected encoded JSON data`);
       const deeper = () => {

@@ -224,7 +224,7 @@ export class RedisFleet implements Fleet {
       reply = await this.#handler(envelope.request);
     } catch (error) {
       reply = error instanceof StasisError ? { outcome: error.code, message: error.message } : { outcome: 'unavailable', message: 'Handover failed.' };
-      if (!(error instanceof StasisError)) this.options.logger?.error(`fleet: handover failed: ${(error as Error)?.stack ?? error}`);
+      if (!(error instanceof StasisError)) this.options.logger?.error(`fleet: handover failed: ${(error as Error)?.stack ?? String(error)}`);
     }
     const answer: Envelope = { kind: 'reply', id: envelope.id, reply };
     const delivered = await this.#publish(envelope.from, JSON.stringify(answer)).catch((error: unknown) => {

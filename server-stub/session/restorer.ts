@@ -8,7 +8,7 @@ import type { LivePool } from './live-pool.js';
 import { short, type ManagerContext } from './manager-context.js';
 import type { Retention } from './retention.js';
 import { bindingHash } from './session-sealer.js';
-import { Session, type AppHandlers } from './session.js';
+import { Session } from './session.js';
 import { decodeStoredValues, StateRegistry } from './state-registry.js';
 
 /**
@@ -187,7 +187,7 @@ export class Restorer {
     const app = options.app(session);
     session.app = app;
     // Any object may come back (the app's own values beside the handlers); only the two handlers are read.
-    session.handlers = typeof app === 'object' && app !== null ? (app as AppHandlers) : {};
+    session.handlers = typeof app === 'object' && app !== null ? app : {};
     for (const key of restored.keys()) {
       options.logger.warn(`session ${short(sid)}: restored value "${key}" was not defined by the app and is dropped.`);
     }

@@ -125,7 +125,7 @@ export class SessionManager {
       session.channels.add(channel);
       session.lastActivity = this.#ctx.now();
       const attached = session;
-      this.#safely(attached, () => attached.handlers.onConnect?.());
+      void this.#safely(attached, () => attached.handlers.onConnect?.()); // logs an app error itself; connecting does not wait for it
       // A session this connect restored (from another instance or the stores) lives only in this memory until
       // the page holds a checkpoint of it: with checkpoints on, push the first one now rather than at the next
       // tick. (A resume answered with one already.)
@@ -264,7 +264,7 @@ export class SessionManager {
     try {
       await fn();
     } catch (error) {
-      this.options.logger.error(`session ${short(session.sid)}: app handler failed: ${(error as Error)?.stack ?? error}`);
+      this.options.logger.error(`session ${short(session.sid)}: app handler failed: ${(error as Error)?.stack ?? String(error)}`);
     }
   }
 }

@@ -92,6 +92,7 @@ export class Session implements SessionContext {
   }
 
   persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T> {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- only marks where the stack trace starts; never called
     return this.state.define(key, initial, options, callSite(this.persist));
   }
 
@@ -101,6 +102,7 @@ export class Session implements SessionContext {
     fields: readonly K[],
     options?: PersistOptions<Pick<T, K>>,
   ): T {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- only marks where the stack trace starts; never called
     return this.state.defineFields(key, target, fields, options, callSite(this.persistFields));
   }
 

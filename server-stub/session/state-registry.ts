@@ -139,7 +139,7 @@ export class StateRegistry {
 
   #resolveCodec<T>(key: string, codec: Codec<T> | string | undefined): Codec {
     if (codec === undefined) return this.defaultCodec;
-    if (typeof codec !== 'string') return codec as Codec;
+    if (typeof codec !== 'string') return codec;
     const found = this.codecs(codec);
     if (!found) throw new StasisConfigError(`persist("${key}"): no codec named "${codec}" is registered with the server.`);
     return found;

@@ -5,7 +5,7 @@ import type { SessionStore, StoredBlob } from './session-store.js';
 /** One contract check: run it with any test runner (`for (const c of storeContract(make)) it(c.name, c.run)`). */
 export interface ContractCheck {
   name: string;
-  run(): Promise<void>;
+  run: () => Promise<void>;
 }
 
 /**

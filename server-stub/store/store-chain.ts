@@ -32,8 +32,8 @@ export class StoreChain {
         ...breaker,
         onChange: (state) => {
           observer?.breaker(store.name, state);
-          const say = state === 'open' ? logger?.error : logger?.info;
-          say?.call(logger, `store ${store.name}: circuit ${state}`);
+          if (state === 'open') logger?.error(`store ${store.name}: circuit ${state}`);
+          else logger?.info(`store ${store.name}: circuit ${state}`);
         },
       }),
     }));
@@ -104,7 +104,7 @@ export class StoreChain {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#links.map(({ store }) => store.close?.().catch(() => undefined)));
+    await Promise.all(this.#links.map(({ store }) => store.close?.().catch(() => undefined) ?? Promise.resolve()));
   }
 
   async #call<T>(

@@ -191,7 +191,7 @@ export function createHttpHandler(
         if (error.code === 'misconfigured') logger.error(`${req.method} ${url.pathname}: ${error.message}`);
         reply(HTTP_STATUS[error.code], failure(error.code, error.message));
       } else {
-        logger.error(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? error}`);
+        logger.error(`${req.method} ${url.pathname} failed: ${(error as Error)?.stack ?? String(error)}`);
         reply(HTTP_STATUS.unavailable, failure('unavailable', 'The server could not handle the request; try again.'));
       }
     }

@@ -66,7 +66,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
     const deliver = (attached: StasisConnection<unknown>, message: unknown) => {
       chain = chain
         .then(() => attached.message(message))
-        .catch((error: unknown) => logger.error(`live message failed: ${(error as Error)?.stack ?? error}`));
+        .catch((error: unknown) => logger.error(`live message failed: ${(error as Error)?.stack ?? String(error)}`));
     };
     socket.on('message', (data, isBinary) => {
       onActivity();
@@ -113,7 +113,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
       },
       (error: unknown) => {
         if (overflowed) return; // already closed with 4009
-        if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? error}`);
+        if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? String(error)}`);
         const { code, reason } = closeFor(error);
         socket.close(code, reason);
       },
@@ -124,7 +124,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
   return {
     path,
     /** Handles an HTTP upgrade for the live path; false (the socket untouched) for any other path. */
-    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
       if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return false;
       if (!isOriginAllowed(req, config.allowedOrigins, config.trustProxy)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');

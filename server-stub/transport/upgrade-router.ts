@@ -26,6 +26,7 @@ export function routeUpgrades(server: UpgradeServer, handle: UpgradeHandler): ()
   if (!handlers) {
     const own = (handlers = new Set());
     routed.set(server, own);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the original emit, applied with the server as `this` below
     const emit = server.emit;
     server.emit = function (this: UpgradeServer, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'upgrade' && own.size) {
