@@ -41,7 +41,7 @@ export async function benchBrowser(options: { runs: number; coldRuns: number; se
     for (const size of SIZES) {
       const tab = await browser.newTab(`${server.url}/`);
       await waitMarks(tab, (m) => m.state !== undefined, 'first state');
-      await tab.evaluate((bytes) => (window as any).__fill(bytes), size.bytes);
+      await tab.evaluate((bytes) => (window as unknown as { __fill: (bytes: number) => void }).__fill(bytes), size.bytes);
       await waitMarks(tab, (m) => m.state?.bytes === size.bytes, 'filled');
       const hide: number[] = [];
       const show: number[] = [];
@@ -74,7 +74,7 @@ export async function benchBrowser(options: { runs: number; coldRuns: number; se
 }
 
 function marks(tab: Tab): Promise<Marks> {
-  return tab.evaluate(() => ({ ...(window as any).__bench }) as Marks);
+  return tab.evaluate(() => ({ ...(window as unknown as { __bench: Marks }).__bench }));
 }
 
 async function waitMarks(tab: Tab, done: (m: Marks) => boolean, what: string): Promise<Marks> {
@@ -98,14 +98,14 @@ async function startServer(options: { serverCli: string; benchAppModule: string;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench server did not start:\n${output}`)), 10_000);
     child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk;
+      output += chunk.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}:\n${output}`)));
   });
   return {

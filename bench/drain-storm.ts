@@ -282,7 +282,7 @@ async function runClients(url: string, sessions: number, concurrency: number, se
         if (blob || isBinary) return;
         let message: { type?: unknown; blob?: unknown };
         try {
-          message = JSON.parse(String(data)) as typeof message;
+          message = JSON.parse((data as Buffer).toString()) as typeof message; // ws's default binaryType: a Buffer
         } catch {
           return;
         }

@@ -85,7 +85,7 @@ export async function benchMemory(options: { sessions: number; timeoutMs?: numbe
 
 function noop(): void {}
 
-async function settle(gc: () => void): Promise<{ heap: number; rss: number }> {
+async function settle(gc: NodeJS.GCFunction): Promise<{ heap: number; rss: number }> {
   // Several rounds with turns of the event loop between them, so finalizers and weak callbacks run too.
   for (let i = 0; i < 4; i++) {
     gc();

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
 }
 
 type Results = {
-  machine: Record<string, unknown>;
+  machine: { cores: number; cpu: string; memoryGiB: number; node: string; chromium: string; date: string; mode: string };
   size: { stasisJsGzip: number; stasisSwJsGzip: number };
   blobPerStateByte: string;
   cost: CostRow[];

@@ -7,7 +7,6 @@ import {
   DETAIL_FIELDS,
   PRODUCTS,
   type ClientMessage,
-  type DetailField,
   type Details,
   type ProductId,
   type ServerMessage,
@@ -68,7 +67,7 @@ const app: StasisApp = (session) => {
         break;
       }
       case 'field': {
-        if (!DETAIL_FIELDS.includes(message.name as DetailField) || typeof message.value !== 'string') return;
+        if (!DETAIL_FIELDS.includes(message.name) || typeof message.value !== 'string') return;
         details.set({ ...details.get(), [message.name]: message.value.slice(0, MAX_FIELD_LENGTH) });
         break; // the view echoes it back (the page never overwrites the field being typed in)
       }

@@ -63,7 +63,7 @@ async function live(page: Page, gen: number): Promise<void> {
       banner: document.querySelector('.stasis-banner')?.getAttribute('data-state'),
       events: [...document.querySelectorAll('#event-log li')].map((li) => li.textContent),
     }));
-    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`);
+    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`, { cause: error });
   }
 }
 

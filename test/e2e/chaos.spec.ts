@@ -216,7 +216,7 @@ async function waitLive(tab: Tab, timeoutMs = 15_000): Promise<void> {
         connection: document.querySelector('#connection')?.textContent,
         events: [...document.querySelectorAll('#event-log li')].slice(0, 12).map((li) => li.textContent),
       }));
-      throw new Error(`${error.message}; the page shows ${JSON.stringify(seen)}`);
+      throw new Error(`${error.message}; the page shows ${JSON.stringify(seen)}`, { cause: error });
     });
 }
 
@@ -235,6 +235,6 @@ async function expectCart(t: Chaos, timeoutMs: number): Promise<void> {
       status: (window as any).Stasis.status,
       events: [...document.querySelectorAll('#event-log li')].slice(0, 12).map((li) => li.textContent),
     }));
-    throw new Error(`${(error as Error).message}: tab ${t.sid.slice(0, 6)} wants ${JSON.stringify(want)}, shows ${JSON.stringify(seen)}`);
+    throw new Error(`${(error as Error).message}: tab ${t.sid.slice(0, 6)} wants ${JSON.stringify(want)}, shows ${JSON.stringify(seen)}`, { cause: error });
   }
 }

@@ -22,7 +22,7 @@ async function live(page: Page, gen: number) {
       status: (window as any).Stasis.status,
       events: [...document.querySelectorAll('#event-log li')].map((li) => li.textContent),
     }));
-    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`);
+    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`, { cause: error });
   }
 }
 
@@ -102,6 +102,7 @@ test('with IndexedDB unusable and no service worker, blobs are kept in memory, t
     };
     // The custody event fires while the SDK boots, before any page script could subscribe: record it.
     (window as any).__custody = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, called with the patched target as `this` below
     const dispatch = EventTarget.prototype.dispatchEvent;
     EventTarget.prototype.dispatchEvent = function (event: Event) {
       if (event.type === 'custody') (window as any).__custody.push((event as any).detail.message);

@@ -28,7 +28,7 @@ async function live(page: Page, gen?: number): Promise<void> {
       status: (window as any).Stasis.status,
       events: [...document.querySelectorAll('#event-log li')].map((li) => li.textContent),
     }));
-    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`);
+    throw new Error(`${(error as Error).message}\npage: ${JSON.stringify(seen)}`, { cause: error });
   }
 }
 
@@ -110,7 +110,7 @@ test.describe('checkpoints', () => {
     const seen = await page.evaluate(() => (window as any).__checkpoints as number);
     await page.waitForFunction((n) => (window as any).__checkpoints > n, seen, { timeout: 5000 });
     const before = await view(page);
-    const kept = await page.evaluate((s) => (window as any).Stasis.debug.peek() as Promise<{ gen: number } | undefined>, sid);
+    const kept = await page.evaluate(() => (window as any).Stasis.debug.peek() as Promise<{ gen: number } | undefined>);
     expect(kept?.gen).toBe(1);
 
     const holder = (await fleet.holder(sid))!;

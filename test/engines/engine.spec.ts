@@ -169,7 +169,7 @@ test('Back/Forward: leaving hibernates, Back restores the exact state; no other 
   const { tab, before, sid } = await openFilledCheckout(engine, `${server.url}/`);
   await tab.evaluate(() => {
     (window as any).__pageshows = [];
-    addEventListener('pageshow', (e) => (window as any).__pageshows.push((e as PageTransitionEvent).persisted));
+    addEventListener('pageshow', (e) => (window as any).__pageshows.push(e.persisted));
   });
   // Firefox keeps any page with a WebSocket out of its back/forward cache: the app's socket closes first, so
   // what is left is a Stasis page with a live session (held by the server for its retention window).

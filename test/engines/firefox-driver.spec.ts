@@ -60,7 +60,10 @@ test.beforeAll(async ({}, info) => {
   site = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/sw.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(WORKER);
-    else if (path === '/bye') byes.push(new URL(req.url!, base).searchParams.get('tab')!), res.writeHead(204).end();
+    else if (path === '/bye') {
+      byes.push(new URL(req.url!, base).searchParams.get('tab')!);
+      res.writeHead(204).end();
+    }
     else if (path === '/ping') res.writeHead(200, { 'cache-control': 'no-store' }).end('pong');
     else if (path === '/one' || path === '/two') res.writeHead(200, { 'content-type': 'text/html' }).end(path === '/one' ? ONE : TWO);
     else res.writeHead(404).end();
@@ -149,7 +152,7 @@ test('goto, back and forward go through the back/forward cache; reload loads afr
 test('a held Web Lock or an open WebSocket keeps the page out of the back/forward cache', async () => {
   const tab = await firefox!.newTab(`${base}/one`);
   const holders = {
-    webLock: () => new Promise<void>((held) => navigator.locks.request('driver', () => (held(), new Promise(() => {})))),
+    webLock: () => new Promise<void>((held) => void navigator.locks.request('driver', () => (held(), new Promise(() => {})))),
     webSocket: (url: string) => new Promise<void>((open) => ((window as any).socket = new WebSocket(url)).addEventListener('open', () => open())),
   };
   for (const [name, hold] of Object.entries(holders)) {
@@ -165,7 +168,7 @@ test('a held Web Lock or an open WebSocket keeps the page out of the back/forwar
 
 test('setOffline cuts pages and service workers alike, and setOffline(false) restores them', async () => {
   const browser = firefox!;
-  expect(browser.setOffline).toBeDefined();
+  expect(typeof browser.setOffline).toBe('function');
   const tab = await browser.newTab(`${base}/one`);
   await tab.evaluate(async () => {
     await navigator.serviceWorker.register('/sw.js');
@@ -255,7 +258,7 @@ test('the Stasis demo keeps service-worker custody and resumes a hibernated sess
     facts.demoServiceWorkerCustody = true;
     await tab.close();
   } catch (error) {
-    throw new Error(`${(error as Error).message}\nserver output:\n${server.output}`);
+    throw new Error(`${(error as Error).message}\nserver output:\n${server.output}`, { cause: error });
   } finally {
     await server.stop();
   }

@@ -326,7 +326,8 @@ export class CartClient {
   }
 
   #other(message: unknown): void {
-    const type = String((message as { type?: unknown } | null)?.type ?? typeof message);
+    const raw = (message as { type?: unknown } | null)?.type ?? typeof message;
+    const type = typeof raw === 'string' ? raw : JSON.stringify(raw);
     this.#anomaly('undocumented', `live-message-${type}`, { message: JSON.stringify(message).slice(0, 200) });
   }
 

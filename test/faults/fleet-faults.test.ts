@@ -150,7 +150,7 @@ describe('fault test: Redis and instance faults under 20+ cycling clients', () =
             record.fault(step.fault, `${detail}; took ${Date.now() - began} ms`);
           } catch (error) {
             // Keep going: a later step (SIGCONT above all) must still run.
-            harnessErrors.push(`fault ${step.fault}: ${(error as Error).stack ?? error}`);
+            harnessErrors.push(`fault ${step.fault}: ${(error as Error).stack ?? String(error)}`);
             record.fault(`${step.fault}-FAILED`, String(error));
           }
         }
@@ -161,7 +161,7 @@ describe('fault test: Redis and instance faults under 20+ cycling clients', () =
           await faults; // settle only once the fleet is whole again
           if (!h.stopped) await client.finish(SETTLE_MS);
         } catch (error) {
-          harnessErrors.push(`${client.name}: ${(error as Error).stack ?? error}`);
+          harnessErrors.push(`${client.name}: ${(error as Error).stack ?? String(error)}`);
         }
       });
       await Promise.all([faults, ...loops]);

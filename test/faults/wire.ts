@@ -116,9 +116,9 @@ export class LiveSocket {
     ws.on('message', (data) => {
       let message: unknown;
       try {
-        message = JSON.parse(data.toString());
+        message = JSON.parse((data as Buffer).toString());
       } catch {
-        onOther(data.toString());
+        onOther((data as Buffer).toString());
         return;
       }
       if (isPushedBlob(message)) onPush(message);

@@ -13,7 +13,7 @@ export async function recordMeasured(engine: string, version: string, facts: Rec
 /** The capability probe every engine runs in a Stasis page (a function serialised into the page). */
 export function probeCapabilities(): Record<string, boolean> {
   return {
-    serviceWorker: 'serviceWorker' in navigator && (window as any).Stasis?.status.custody === 'service-worker',
+    serviceWorker: 'serviceWorker' in navigator && (window as { Stasis?: { status: { custody: string } } }).Stasis?.status.custody === 'service-worker',
     webLocks: 'locks' in navigator,
     backgroundSync: 'SyncManager' in window,
     persistentStorage: typeof navigator.storage?.persist === 'function',

@@ -65,7 +65,7 @@ function difference(a: unknown, b: unknown, at = '$'): string | undefined {
   if (typeof a !== 'object' || a === null || b === null) {
     return a === b ? undefined : `${at}: ${String(a)} vs ${String(b)}`;
   }
-  const x = a as object;
+  const x = a;
   const y = b as object;
   if (x === y) return undefined;
   if (Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return `${at}: different prototypes`;
@@ -138,7 +138,7 @@ function levels(v: unknown): number {
 // The comparer must itself be able to fail, or every round-trip below would pass vacuously.
 describe('the strict comparer', () => {
   it('tells apart everything the round-trip must keep', () => {
-    const sparse: unknown[] = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const sparse: unknown[] = [1, , 3]; // eslint-disable-line no-sparse-arrays -- holes are what this test is about
     const pairs: [unknown, unknown][] = [
       [0, -0],
       [NaN, 0],
@@ -167,7 +167,7 @@ describe('the strict comparer', () => {
       expect(difference(a, a)).toBeUndefined();
     }
     expect(difference(new Date(NaN), new Date(NaN))).toBeUndefined();
-    expect(difference([1, , 3], [1, , 3])).toBeUndefined(); // eslint-disable-line no-sparse-arrays
+    expect(difference([1, , 3], [1, , 3])).toBeUndefined(); // eslint-disable-line no-sparse-arrays -- holes are what this test is about
     expect(levels([{ a: new Map([[1, new Date()]]) }])).toBe(4);
   });
 });
@@ -518,8 +518,17 @@ function jsonObjects(v: unknown, out: Record<string, unknown>[] = []): Record<st
 
 /** Every place (container + index/key) in an encoded value, to wrap its node in an object. */
 function slots(v: unknown, out: { parent: Record<string, unknown> | unknown[]; at: string | number }[] = []) {
-  if (Array.isArray(v)) v.forEach((x, i) => (out.push({ parent: v, at: i }), slots(x, out)));
-  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) (out.push({ parent: v as Record<string, unknown>, at: k }), slots(x, out));
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      out.push({ parent: v, at: i });
+      slots(x, out);
+    });
+  } else if (typeof v === 'object' && v !== null) {
+    for (const [k, x] of Object.entries(v)) {
+      out.push({ parent: v as Record<string, unknown>, at: k });
+      slots(x, out);
+    }
+  }
   return out;
 }
 
@@ -531,11 +540,11 @@ const PAYLOADS: Record<(typeof FORBIDDEN_KEYS)[number], Encoded> = {
 
 describe('decode refusals', () => {
   const protoNames = Object.getOwnPropertyNames(Object.prototype).sort();
-  const protoToString = Object.prototype.toString;
+  const protoToString = Object.getOwnPropertyDescriptor(Object.prototype, 'toString');
   const notPolluted = () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toStrictEqual(protoNames);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
-    expect(Object.prototype.toString).toBe(protoToString);
+    expect(Object.getOwnPropertyDescriptor(Object.prototype, 'toString')).toStrictEqual(protoToString);
     expect(Object.getPrototypeOf({})).toBe(Object.prototype);
   };
 
@@ -634,10 +643,10 @@ function chain(kinds: Level[], leaf: unknown): { root: unknown; paths: string[] 
 
 describe('maxDepth', () => {
   const leafArb = fc.oneof(
-    fc.constant({ value: 'leaf' as unknown, levels: 0 }),
-    fc.constant(null).map(() => ({ value: new Date(0) as unknown, levels: 1 })),
-    fc.constant(null).map(() => ({ value: new Uint8Array([1]) as unknown, levels: 1 })),
-    fc.constant(null).map(() => ({ value: new Point(1, 2) as unknown, levels: 2 })), // instance + its [x, y] data
+    fc.constant({ value: 'leaf', levels: 0 }),
+    fc.constant(null).map(() => ({ value: new Date(0), levels: 1 })),
+    fc.constant(null).map(() => ({ value: new Uint8Array([1]), levels: 1 })),
+    fc.constant(null).map(() => ({ value: new Point(1, 2), levels: 2 })), // instance + its [x, y] data
   );
 
   it('a value exactly maxDepth levels deep round-trips; one level more is refused by encode and by decode at that level', () => {

@@ -99,7 +99,7 @@ describe('json codec round-trips', () => {
   });
 
   it('keeps holes in sparse arrays as holes', () => {
-    // eslint-disable-next-line no-sparse-arrays
+    // eslint-disable-next-line no-sparse-arrays -- holes are what this test is about
     const back = roundTrip([1, , 3, , undefined]);
     expect(back).toHaveLength(5);
     expect(1 in back).toBe(false);
@@ -295,7 +295,7 @@ describe('registered classes', () => {
 
   it('catches toData that returns the instance itself as a cycle', () => {
     class Self {}
-    const codec = createJsonCodec({ classes: [{ tag: 'Self', type: Self, toData: (s) => s, fromData: () => new Self() }] });
+    const codec = createJsonCodec({ classes: [{ tag: 'Self', type: Self, toData: (s: Self) => s, fromData: () => new Self() }] });
     refusesEncode(new Self(), '$', /cycle/, codec);
   });
 
@@ -425,7 +425,7 @@ describe('decode refusals', () => {
     ['a raw function', { f: () => 1 }, '$.f', /unexpected function/],
     ['a raw bigint', { b: 1n }, '$.b', /unexpected bigint/],
     ['a live Date instead of its encoding', { d: new Date() }, '$.d', /unexpected instance of Date/],
-    ['an array with holes', { a: [1, , 3] }, '$.a', /holes/], // eslint-disable-line no-sparse-arrays
+    ['an array with holes', { a: [1, , 3] }, '$.a', /holes/], // eslint-disable-line no-sparse-arrays -- holes are what this test is about
     ['an accessor property', { o: { get x() { return 1; } } }, '$.o.x', /getter/],
   ])('refuses %s', (_, input, path, problem) => {
     refusesDecode(input, path, problem);
@@ -466,7 +466,7 @@ describe('decode refusals', () => {
   it('never calls anything but the registered fromData', () => {
     const calls: unknown[] = [];
     const codec = createJsonCodec({
-      classes: [{ tag: 'Money', type: Money, toData: (m) => String(m.cents), fromData: (d) => (calls.push(d), new Money(BigInt(d as string), 'X')) }],
+      classes: [{ tag: 'Money', type: Money, toData: (m: Money) => String(m.cents), fromData: (d) => (calls.push(d), new Money(BigInt(d as string), 'X')) }],
     });
     expect(codec.decode({ $t: 'class', v: ['Money', '7'] }, KEY)).toStrictEqual(new Money(7n, 'X'));
     expect(calls).toEqual(['7']);

@@ -39,7 +39,7 @@ export class CdpBrowser {
     private readonly ownsProfile: boolean,
   ) {
     socket.on('message', (data) => {
-      const message = JSON.parse(String(data));
+      const message = JSON.parse((data as Buffer).toString());
       if (message.id !== undefined) {
         const pending = this.#pending.get(message.id);
         this.#pending.delete(message.id);
@@ -60,8 +60,8 @@ export class CdpBrowser {
     let stderr = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`Chromium did not start:\n${stderr}`)), 20_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
         const match = /DevTools listening on (ws:\/\/\S+)/.exec(stderr);
         if (match) {
           clearTimeout(timer);
@@ -121,7 +121,7 @@ export class CdpBrowser {
       await this.send('Network.emulateNetworkConditions', conditions, sessionId).catch(async () => {
         // A session that detached (its worker restarted under the same id): attach afresh and try once more.
         ({ sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true }));
-        this.#networkSessions.set(target.targetId, sessionId!);
+        this.#networkSessions.set(target.targetId, sessionId);
         await this.send('Network.enable', {}, sessionId);
         await this.send('Network.emulateNetworkConditions', conditions, sessionId);
       });

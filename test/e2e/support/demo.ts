@@ -14,7 +14,7 @@ export interface PageDriver extends Evaluator {
 export function evaluator(page: Page): Evaluator {
   return {
     evaluate: <T, A extends unknown[]>(fn: (...args: A) => T | Promise<T>, ...args: A) =>
-      page.evaluate(`(${fn.toString()})(...${JSON.stringify(args)})`) as Promise<T>,
+      page.evaluate<T>(`(${fn.toString()})(...${JSON.stringify(args)})`),
   };
 }
 
@@ -97,7 +97,7 @@ export function readVault(tab: Evaluator, sid: string): Promise<{ sid: string; b
     if (!names.includes('stasis-vault')) return null;
     return new Promise((resolve, reject) => {
       const request = indexedDB.open('stasis-vault');
-      request.onerror = () => reject(request.error);
+      request.onerror = () => reject(request.error ?? new Error('indexedDB.open failed'));
       request.onsuccess = () => {
         const db = request.result;
         const get = db.transaction('blobs').objectStore('blobs').get(s);
@@ -105,7 +105,7 @@ export function readVault(tab: Evaluator, sid: string): Promise<{ sid: string; b
           db.close();
           resolve(get.result ?? null);
         };
-        get.onerror = () => reject(get.error);
+        get.onerror = () => reject(get.error ?? new Error('vault read failed'));
       };
     });
   }, sid);
@@ -130,9 +130,9 @@ export function writeVault(tab: Evaluator, record: { sid: string; blob: string; 
             db.close();
             resolve();
           };
-          tx.onerror = () => reject(tx.error);
+          tx.onerror = () => reject(tx.error ?? new Error('vault write failed'));
         };
-        request.onerror = () => reject(request.error);
+        request.onerror = () => reject(request.error ?? new Error('indexedDB.open failed'));
       }),
     record,
   );

@@ -55,8 +55,8 @@ export class ExampleProcess {
     const from = this.#output.length;
     this.port = await new Promise<number>((resolvePort, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name} did not start within 10 s:\n${this.#output}`)), 10_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        this.#output += chunk;
+      child.stdout.on('data', (chunk: Buffer) => {
+        this.#output += chunk.toString();
         // Only this process's output: after a restart the previous one's line is still in #output.
         const match = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(this.#output.slice(from));
         if (match) {
@@ -64,7 +64,7 @@ export class ExampleProcess {
           resolvePort(Number(match[1]));
         }
       });
-      child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         this.#output += `[test] ${this.name} exited (${signal ?? code})\n`;

@@ -108,7 +108,7 @@ const expressTodo: ExampleDriver = {
     tab.evaluate(() => ({
       todos: [...document.querySelectorAll<HTMLElement>('#todos li')].map((li) => ({
         id: li.dataset.id,
-        text: li.textContent!.trim(),
+        text: li.textContent.trim(),
         done: li.querySelector<HTMLInputElement>('input')!.checked,
         className: li.className,
       })),

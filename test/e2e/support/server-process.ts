@@ -80,8 +80,8 @@ export class ServerProcess {
     const from = this.#output.length;
     const listening = new Promise<number>((resolvePort, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.#output}`)), 10_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        this.#output += chunk;
+      child.stdout.on('data', (chunk: Buffer) => {
+        this.#output += chunk.toString();
         // Only this process's output: after a restart the previous one's line is still in #output.
         const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.#output.slice(from));
         if (match) {
@@ -89,7 +89,7 @@ export class ServerProcess {
           resolvePort(Number(match[1]));
         }
       });
-      child.stderr!.on('data', (chunk: Buffer) => (this.#output += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`server exited with ${code}:\n${this.#output}`));

@@ -128,9 +128,9 @@ export const launchWebKit: LaunchEngine = async () => {
           WEBKIT_DISABLE_DMABUF_RENDERER: '1', // no GPU under Xvfb: new windows map ~30 % faster
         },
       });
-      const append = (chunk: Buffer) => (log = (log + chunk).slice(-8_000));
-      child.stdout!.on('data', append);
-      child.stderr!.on('data', append);
+      const append = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8_000));
+      child.stdout.on('data', append);
+      child.stderr.on('data', append);
       base = `http://127.0.0.1:${port}`;
       for (const deadline = Date.now() + 5_000; child.exitCode === null && Date.now() < deadline; await sleep(25)) {
         if (await fetch(`${base}/status`).then((r) => r.ok, () => false)) {

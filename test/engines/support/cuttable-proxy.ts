@@ -16,7 +16,6 @@ export class CuttableProxy {
   ) {}
 
   static async start(targetPort: number): Promise<CuttableProxy> {
-    let proxy!: CuttableProxy;
     const server = createServer((client) => {
       if (proxy.#cut) return client.destroy();
       const upstream = connect(targetPort, '127.0.0.1');
@@ -31,7 +30,7 @@ export class CuttableProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
-    proxy = new CuttableProxy(server, typeof address === 'object' && address ? address.port : 0);
+    const proxy = new CuttableProxy(server, typeof address === 'object' && address ? address.port : 0);
     return proxy;
   }
 

@@ -25,7 +25,7 @@ export async function fillCheckout(tab: EngineTab): Promise<void> {
       input.dispatchEvent(new Event('input', { bubbles: true }));
       input.blur();
     }
-  }, TYPED as Record<string, string>);
+  }, TYPED);
   await tab.waitFor((note) => document.querySelector('[data-review="note"]')?.textContent === note, [TYPED.note], 5000, 'server echo');
 }
 

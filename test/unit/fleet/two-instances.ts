@@ -369,9 +369,9 @@ export class LiveClient {
     this.#socket = socket;
     socket.on('message', (data) => {
       try {
-        this.messages.push(JSON.parse(data.toString()));
+        this.messages.push(JSON.parse((data as Buffer).toString()));
       } catch {
-        this.messages.push({ unparsable: data.toString() });
+        this.messages.push({ unparsable: (data as Buffer).toString() });
       }
       for (const wake of [...this.#waiters]) wake();
     });
@@ -515,7 +515,7 @@ export async function until<T>(probe: () => Promise<T> | T, timeoutMs: number, w
   let last: T | undefined;
   for (;;) {
     last = await probe();
-    if (last) return last as NonNullable<T>;
+    if (last) return last;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
     await sleep(everyMs);
   }

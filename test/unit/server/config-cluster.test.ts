@@ -4,7 +4,7 @@
  * hold the braces of a hash tag.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveConfig, type ResolvedConfig, type StasisServerOptions } from '../../../server-stub/config.js';
+import { resolveConfig, type ResolvedConfig } from '../../../server-stub/config.js';
 import { StasisConfigError } from '../../../server-stub/errors.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
 import { configError } from './helpers.js';
@@ -12,7 +12,7 @@ import { configError } from './helpers.js';
 const app: StasisApp = () => undefined;
 
 function resolve(options: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ResolvedConfig {
-  return resolveConfig({ app, ...options } as StasisServerOptions<unknown>, env);
+  return resolveConfig({ app, ...options }, env);
 }
 
 /** The config, or the refusal's code, option and env: the same for a value in code and as environment text. */

@@ -213,7 +213,7 @@ describe('open: keys', () => {
   });
 
   it('works with a ring built from imported raw keys (createKeyRing)', async () => {
-    const ring = createKeyRing([{ kid: 'k1', key: await importAesKey(k1.raw) }]);
+    const ring = createKeyRing([{ kid: 'k1', key: importAesKey(k1.raw) }]);
     expect(await open(blob, ring)).toStrictEqual(session());
   });
 });

@@ -100,7 +100,7 @@ async function start(options: Partial<StasisServerOptions>): Promise<Running> {
 async function stop(r: Running | undefined): Promise<void> {
   if (!r) return;
   r.agent.destroy();
-  r.stasis.close();
+  await r.stasis.close();
   r.server.closeAllConnections();
   await new Promise<void>((resolve) => r.server.close(() => resolve()));
 }
@@ -230,7 +230,7 @@ async function hibernateSession(r: Running, rng: Rng, sid: string, cookie?: stri
   const marker = `fuzz ✓ ${rng.b64url(8)} 🧪 \u2028 "$t"`;
   const echoed = new Promise<void>((resolve) =>
     live.ws.on('message', (data) => {
-      const view = (JSON.parse(data.toString()) as { view?: { details?: Record<string, string> } }).view;
+      const view = (JSON.parse((data as Buffer).toString()) as { view?: { details?: Record<string, string> } }).view;
       if (view?.details && Object.values(view.details).includes(marker)) resolve();
     }),
   );

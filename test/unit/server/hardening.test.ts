@@ -69,7 +69,7 @@ async function start(options: Partial<StasisServerOptions> = {}): Promise<Runnin
 }
 
 async function stop(r: Running): Promise<void> {
-  r.stasis.close();
+  await r.stasis.close();
   r.server.closeAllConnections();
   await new Promise<void>((resolve) => r.server.close(() => resolve()));
 }
@@ -152,7 +152,7 @@ function connect(r: Running, sid: string, via: Via = {}): Tab {
   const hellos: Hello[] = [];
   const waiters: (() => void)[] = [];
   ws.on('message', (data) => {
-    hellos.push(JSON.parse(data.toString()) as Hello);
+    hellos.push(JSON.parse((data as Buffer).toString()) as Hello);
     for (const w of waiters.splice(0)) w();
   });
   ws.on('error', () => {}); // surfaced through `handshake` and `closed`

@@ -45,9 +45,9 @@ export async function stasisError(fn: () => unknown): Promise<StasisError> {
     result = await fn();
   } catch (error) {
     if (error instanceof StasisError) return error;
-    throw new Error(`expected a StasisError, got ${String(error)}`);
+    throw new Error(`expected a StasisError, got ${String(error)}`, { cause: error });
   }
-  throw new Error(`expected a StasisError, but it returned ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`);
+  throw new Error(`expected a StasisError, but it returned ${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`);
 }
 
 /** Asserts fn throws a StasisError with this code; returns it for further checks. */
@@ -135,7 +135,7 @@ export function configError(fn: () => unknown): StasisConfigError {
     fn();
   } catch (error) {
     if (error instanceof StasisConfigError) return error;
-    throw new Error(`expected a StasisConfigError, got ${String(error)}`);
+    throw new Error(`expected a StasisConfigError, got ${String(error)}`, { cause: error });
   }
   throw new Error('expected a StasisConfigError');
 }

@@ -26,7 +26,7 @@ async function start(options: Partial<StasisServerOptions> = {}): Promise<Runnin
 
 async function stop(r: Running | undefined): Promise<void> {
   if (!r) return;
-  r.stasis.close();
+  await r.stasis.close();
   r.server.closeAllConnections();
   await new Promise<void>((resolve) => r.server.close(() => resolve()));
 }
@@ -86,7 +86,7 @@ function live(r: Running, query: string, cookie?: string): Live {
   const messages: unknown[] = [];
   const waiters: (() => void)[] = [];
   ws.on('message', (data) => {
-    messages.push(JSON.parse(data.toString()));
+    messages.push(JSON.parse((data as Buffer).toString()));
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>

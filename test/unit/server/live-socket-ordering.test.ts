@@ -91,7 +91,7 @@ afterEach(async () => {
   for (const ws of sockets.splice(0)) if (ws.readyState !== ws.CLOSED) ws.terminate();
   for (const r of running.splice(0)) {
     r.ledger.open();
-    r.stasis.close();
+    await r.stasis.close();
     r.server.closeAllConnections();
     await new Promise<void>((resolve) => r.server.close(() => resolve()));
   }

@@ -15,7 +15,7 @@ const app: StasisApp = () => undefined;
 
 /** Runs resolveConfig with a clean environment (no NODE_ENV, no STASIS_*) unless one is given. */
 function resolve(options: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ResolvedConfig {
-  return resolveConfig({ app, ...options } as StasisServerOptions<unknown>, env);
+  return resolveConfig({ app, ...options }, env);
 }
 
 /** The verdict of one resolveConfig call: the config, or the refusal's code and option. */

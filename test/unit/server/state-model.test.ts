@@ -28,7 +28,7 @@ class CartService {
 describe('component state: persist()', () => {
   it('refuses a constant key used from code that runs once per item, naming the line and the per-instance form', () => {
     const s = session();
-    const makeRow = (id: string) => s.persist('row.expanded', false); // the bug: the key ignores `id`
+    const makeRow = (_id: string) => s.persist('row.expanded', false); // the bug: the key ignores the id
     makeRow('a');
     let error: unknown;
     try {

@@ -26,7 +26,7 @@ const brokenCodec: Codec = {
 };
 const codecs = new Map<string, Codec>([
   ['json', jsonCodec],
-  ['shout', shoutCodec as Codec],
+  ['shout', shoutCodec],
   ['broken', brokenCodec],
 ]);
 const lookup: CodecLookup = (name) => codecs.get(name);
@@ -70,7 +70,7 @@ describe('StateRegistry.define', () => {
       expect(error.message).toContain(JSON.stringify(key));
     }
     for (const key of [42, null, undefined, {}, ['a'], true]) {
-      configError(() => r.define(key as unknown as string, 1));
+      configError(() => r.define(key as string, 1));
     }
     expect(r.keys).toEqual([]);
   });

@@ -66,7 +66,7 @@ describe('ws adapter: withStasis(wss, stasis, onConnection)', () => {
     withStasis(wss, stasis, (socket: WebSocket, connection, request) => {
       seen.push({ connection, request });
       socket.on('message', (data) => {
-        const message = JSON.parse(data.toString()) as { op?: string };
+        const message = JSON.parse((data as Buffer).toString()) as { op?: string };
         if (message.op === 'inc') connection.app.count.update((n) => n + 1);
         if (message.op === 'inc' || message.op === 'get') {
           socket.send(JSON.stringify({ type: 'count', count: connection.app.count.get(), gen: connection.session.gen }));
@@ -177,7 +177,8 @@ describe('Socket.IO adapter: io.use(stasisMiddleware(stasis, { io }))', () => {
     // What the handshake answers carried (engine.io's `headers` follows `initial_headers` with the same object).
     const issued: string[] = [];
     io.engine.on('headers', (headers: Record<string, unknown>) => {
-      if (headers['set-cookie'] !== undefined) issued.push(String(headers['set-cookie']));
+      const cookie = headers['set-cookie'] as string | string[] | undefined;
+      if (cookie !== undefined) issued.push(String(cookie));
     });
     const seen: Array<StasisConnection<CountApp>> = [];
     io.on('connection', (socket: ServerSocket) => {
@@ -295,7 +296,7 @@ describe('connectChannel with a plain object socket', () => {
     const plain = () => {
       const sent: Array<Record<string, unknown>> = [];
       const closes: Array<{ code: number; reason: string }> = [];
-      return { sent, closes, socket: { send: (text: string) => void sent.push(JSON.parse(text)), close: (code: number, reason: string) => void closes.push({ code, reason }) } };
+      return { sent, closes, socket: { send: (text: string) => void sent.push(JSON.parse(text) as Record<string, unknown>), close: (code: number, reason: string) => void closes.push({ code, reason }) } };
     };
 
     const one = plain();

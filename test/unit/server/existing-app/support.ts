@@ -200,7 +200,7 @@ export function wsClient(url: string, cookie?: string): WsClient {
   const messages: unknown[] = [];
   const waiters: Array<() => void> = [];
   ws.on('message', (data) => {
-    const text = data.toString();
+    const text = (data as Buffer).toString();
     let message: unknown = text;
     try {
       message = JSON.parse(text);

@@ -39,7 +39,7 @@ function hostServer(stasis: StasisServer<CounterApp>): Server {
 
 /** An echo app on a ws server: every message comes back prefixed. */
 function echo(wss: WebSocketServer): void {
-  wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${data.toString()}`)));
+  wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${(data as Buffer).toString()}`)));
 }
 
 /** The app's socket opens, round-trips two messages and is still open a while later. */

@@ -87,6 +87,7 @@ describe('CircuitBreaker', () => {
 
     it('a non-Error rejection is reported too', async () => {
       const { breaker } = setup();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test
       const error = await rejection(breaker.run(() => Promise.reject('plain string')));
       expect(error.code).toBe('unavailable');
       expect(error.message).toContain('plain string');
