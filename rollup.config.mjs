@@ -21,6 +21,8 @@ const serverEntries = {
   'server/ws': 'server-stub/adapters/ws.ts',
   'server/socket-io': 'server-stub/adapters/socket-io.ts',
   'server/fastify': 'server-stub/adapters/fastify.ts',
+  // The Redis store and ledger: their own entry, so the core's types never name ioredis (optional).
+  'server/redis': 'server-stub/redis/index.ts',
 };
 /**
  * Type entry points beside the bundles: `stasis` (page), `stasis/global` (the script tag's `Stasis`), and for

@@ -36,8 +36,6 @@ export type { SessionStore, StoredBlob } from './store/session-store.js';
 export { MemoryStore, MEMORY_STORE_DEFAULTS } from './store/memory-store.js';
 export { CircuitBreaker, BREAKER_DEFAULTS, type BreakerState } from './store/circuit-breaker.js';
 export { storeContract } from './store/contract.js';
-export { RedisStore } from './redis/redis-store.js';
-export { RedisLedger } from './redis/redis-ledger.js';
 export { StasisError, StasisCodecError, StasisConfigError, StasisCapacityError } from './errors.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 
