@@ -35,7 +35,7 @@ async function typecheck(dir: string): Promise<void> {
     await run(process.execPath, [TSC, '-p', dir], { cwd: dir });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`tsc -p ${dir} failed:\n${stdout ?? ''}${stderr ?? ''}`);
+    throw new Error(`tsc -p ${dir} failed:\n${stdout ?? ''}${stderr ?? ''}`, { cause: error });
   }
 }
 
