@@ -13,6 +13,7 @@ const ALLOWED = [
   /^LICENSE$/,
   /^CHANGELOG\.md$/,
   /^docs\/[a-z-]+\.md$/,
+  /^docs\/vectors\/([a-z]+\.json|README\.md)$/,
   /^dist\/stasis(\.js|\.mjs|-sw\.js|-fallback\.mjs|-[a-z-]+-[A-Za-z0-9_-]{8}\.mjs)(\.map)?$/,
   /^dist\/worker\.mjs(\.map)?$/,
   /^dist\/(stasis|global)\.d\.ts$/,
@@ -64,8 +65,9 @@ describe('the npm tarball', () => {
     const unpacked = entries.reduce((sum, e) => sum + e.bytes, 0);
     const packed = statSync(tarball).size;
     console.log(`[package] ${entries.length} files, ${(packed / 1024).toFixed(1)} kB packed, ${(unpacked / 1024).toFixed(1)} kB unpacked`);
-    // Today ~392 kB and ~1.44 MB: a budget that catches a folder slipping in, not a few bytes of growth.
-    expect(packed).toBeLessThan(440 * 1024);
-    expect(unpacked).toBeLessThan(1600 * 1024);
+    // Today ~430 kB and ~1.57 MB (the golden vectors in docs/vectors/ are ~37 kB of it): a budget that catches a
+    // folder slipping in, not a few bytes of growth.
+    expect(packed).toBeLessThan(480 * 1024);
+    expect(unpacked).toBeLessThan(1750 * 1024);
   });
 });
