@@ -18,13 +18,13 @@ const fallbackUrl = new URL(data.fallback ?? 'stasis-fallback.mjs', script?.src 
 
 const Stasis = createClient({
   loadPageCustody: () => import(/* @vite-ignore */ fallbackUrl) as Promise<{ openPageCustody: typeof openPageCustody }>,
-  ...(data.endpoint ? { endpoint: data.endpoint } : {}),
+  endpoint: data.endpoint || undefined,
   // Next to this script: /stasis/stasis-sw.js when the Stasis server serves it, /stasis-sw.js for copies at the root.
   serviceWorker: off(data.sw) ? false : (data.sw ?? (script ? new URL('stasis-sw.js', script.src).pathname : '/stasis-sw.js')),
   banner: !off(data.banner),
   autoStart: !off(data.auto),
   ...(data.orphans === 'auto' || data.orphans === 'ask' || data.orphans === 'never' ? { orphans: data.orphans } : {}),
-  ...(Number(data.idleMinutes) > 0 ? { idleMinutes: Number(data.idleMinutes) } : {}),
+  idleMinutes: Number(data.idleMinutes) || 0,
 });
 
 export default Stasis;

@@ -1,5 +1,4 @@
 import type { StasisClient } from './client.js';
-import type { StasisEvent } from './events.js';
 
 /** Banner texts; override any of them with `mountBanner(client, { texts: { … } })`. */
 export const DEFAULT_TEXTS = {
@@ -48,21 +47,21 @@ type Action = [label: string, run: () => void, disabled?: boolean];
 
 const STYLE_ID = 'stasis-banner-style';
 // Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-warn,
-// --stasis-error, --stasis-radius, --stasis-font.
-const CSS = `
-.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;z-index:2147483000;display:flex;justify-content:center;
-pointer-events:none}
-.stasis-banner__box{pointer-events:auto;display:flex;gap:12px;align-items:center;max-width:560px;padding:10px 14px;
-border-radius:var(--stasis-radius,10px);background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);
-font:14px/1.4 var(--stasis-font,system-ui,sans-serif);box-shadow:0 6px 24px rgba(0,0,0,.25)}
-.stasis-banner[data-state=hidden] .stasis-banner__box,.stasis-banner button[hidden]{display:none}
-.stasis-banner[data-tone=warn] .stasis-banner__box{border-left:4px solid var(--stasis-warn,#f0b429)}
-.stasis-banner[data-tone=ok] .stasis-banner__box{border-left:4px solid var(--stasis-accent,#3ecf8e)}
-.stasis-banner[data-tone=error] .stasis-banner__box{border-left:4px solid var(--stasis-error,#ef5350)}
-.stasis-banner button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;border-radius:6px;
-padding:2px 10px;cursor:pointer;white-space:nowrap}
-.stasis-banner button[aria-disabled=true]{opacity:.55;cursor:progress}
-.stasis-banner button:focus-visible{outline:2px solid var(--stasis-accent,#3ecf8e);outline-offset:2px}`;
+// --stasis-error, --stasis-radius, --stasis-font. Concatenated, not a multi-line template: no newlines in the bundle.
+const CSS =
+  '.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;' +
+  'z-index:2147483000;display:flex;justify-content:center;pointer-events:none}' +
+  '.stasis-banner__box{pointer-events:auto;display:flex;gap:12px;align-items:center;max-width:560px;padding:10px 14px;' +
+  'border-radius:var(--stasis-radius,10px);background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);' +
+  'font:14px/1.4 var(--stasis-font,system-ui,sans-serif);box-shadow:0 6px 24px rgba(0,0,0,.25)}' +
+  '.stasis-banner[data-state=hidden] .stasis-banner__box,.stasis-banner button[hidden]{display:none}' +
+  '.stasis-banner[data-tone=warn] .stasis-banner__box{border-left:4px solid var(--stasis-warn,#f0b429)}' +
+  '.stasis-banner[data-tone=ok] .stasis-banner__box{border-left:4px solid var(--stasis-accent,#3ecf8e)}' +
+  '.stasis-banner[data-tone=error] .stasis-banner__box{border-left:4px solid var(--stasis-error,#ef5350)}' +
+  '.stasis-banner button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;' +
+  'border-radius:6px;padding:2px 10px;cursor:pointer;white-space:nowrap}' +
+  '.stasis-banner button[aria-disabled=true]{opacity:.55;cursor:progress}' +
+  '.stasis-banner button:focus-visible{outline:2px solid var(--stasis-accent,#3ecf8e);outline-offset:2px}';
 
 /**
  * A small accessible status banner (role=status, aria-live=polite). It shows while Stasis saves,
@@ -89,7 +88,7 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
   box.className = 'stasis-banner__box';
   const text = document.createElement('span');
   const buttons = [document.createElement('button'), document.createElement('button')];
-  const handlers: Array<(() => void) | undefined> = [undefined, undefined];
+  const handlers: Array<() => void> = [];
   buttons.forEach((button, i) => {
     button.type = 'button';
     button.hidden = true;
@@ -107,7 +106,12 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
     root.dataset.state = 'hidden';
     text.textContent = '';
   };
-  const show = (state: BannerState, message: string, tone: 'info' | 'warn' | 'ok' | 'error', actions: Action[] = []) => {
+  const show = (
+    state: Exclude<BannerState, 'hidden'>,
+    tone: 'info' | 'warn' | 'ok' | 'error',
+    actions: Action[] = [],
+    message: string = texts[state],
+  ) => {
     clearTimeout(noteTimer);
     text.textContent = message;
     root.dataset.tone = tone;
@@ -126,33 +130,38 @@ export function mountBanner(client: StasisClient, options: BannerOptions = {}): 
   const listeners = [
     client.on('statuschange', () => {
       const { state, online, idle, lastOutcome, paused } = client.status;
-      if (paused === 'drain' && (state === 'hibernated' || (state === 'waiting' && online))) show('paused', texts.paused, 'warn', [resumeNow]);
-      else if (state === 'hibernating') show('hibernating', texts.hibernating, 'info');
-      else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', idle ? texts.idle : texts.hibernated, 'info', idle ? [resumeNow] : []);
-      else if (state === 'pending') show('pending', texts.pending, 'warn');
+      if (paused === 'drain' && (state === 'hibernated' || (state === 'waiting' && online))) show('paused', 'warn', [resumeNow]);
+      else if (state === 'hibernating') show('hibernating', 'info');
+      else if (state === 'hibernated') show(idle ? 'idle' : 'hibernated', 'info', idle ? [resumeNow] : []);
+      else if (state === 'pending') show('pending', 'warn');
       else if (state === 'resuming') {
         // An automatic retry from a waiting state keeps its button (inert for now) so keyboard focus stays put.
         const retrying = ['offline', 'unreachable', 'busy', 'paused'].includes(root.dataset.state ?? '');
-        show('resuming', texts.resuming, 'info', retrying ? [[texts.resumeNow, () => undefined, true]] : []);
+        show('resuming', 'info', retrying ? [[texts.resumeNow, () => undefined, true]] : []);
       }
       else if (state === 'waiting') {
         const why = !online ? 'offline' : lastOutcome === 'rate-limited' ? 'busy' : 'unreachable';
-        show(why, texts[why], 'warn', [resumeNow]);
+        show(why, 'warn', [resumeNow]);
       } else if (state === 'live' && transient.includes(root.dataset.state ?? '')) {
         hide(); // a hibernate that found nothing to do; outcome events below replace this
       }
     }),
     client.on('resumed', () => {
-      show('restored', texts.restored, 'ok');
+      show('restored', 'ok');
       noteTimer = setTimeout(hide, noteMs);
     }),
-    client.on('reset', (event) => (event.detail.quiet ? hide() : show('reset', texts.reset, 'info', [[texts.dismiss, hide]]))),
-    client.on('failed', (event: StasisEvent) => {
+    client.on('reset', (event) => (event.detail.quiet ? hide() : show('reset', 'info', [[texts.dismiss, hide]]))),
+    client.on('failed', (event) => {
       if (event.detail.phase !== 'resume') return;
-      show('failed', texts.failed.replace('{code}', event.code), 'error', [
-        [texts.reload, () => location.reload()],
-        [texts.dismiss, hide],
-      ]);
+      show(
+        'failed',
+        'error',
+        [
+          [texts.reload, () => location.reload()],
+          [texts.dismiss, hide],
+        ],
+        texts.failed.replace('{code}', event.code),
+      );
     }),
   ];
   return () => {

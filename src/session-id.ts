@@ -2,15 +2,15 @@
  * The tab's session id lives in sessionStorage: it survives a reload and a discarded tab, and a new tab
  * gets a new one. Falls back to memory where storage is blocked.
  */
+import { isSid } from './protocol/index.js';
+
 export class SessionIdStore {
   #memory: string | undefined;
 
-  constructor(private readonly storageKey: string) {}
+  readonly #key: string;
 
-  current(): string {
-    const stored = this.#read();
-    if (stored) return stored;
-    return this.renew();
+  constructor(key: string) {
+    this.#key = key;
   }
 
   /** The id this tab already had (reload, discarded tab, duplicated tab), if any. */
@@ -27,7 +27,7 @@ export class SessionIdStore {
   set(sid: string): string {
     this.#memory = sid;
     try {
-      sessionStorage.setItem(this.storageKey, sid);
+      sessionStorage.setItem(this.#key, sid);
     } catch {
       // private mode or blocked storage: memory only
     }
@@ -38,8 +38,8 @@ export class SessionIdStore {
     // After renew() the new id wins, even if storage refused to save it and still holds the old one.
     if (this.#memory) return this.#memory;
     try {
-      const value = sessionStorage.getItem(this.storageKey);
-      if (value && /^[A-Za-z0-9_-]{22,64}$/.test(value)) return value;
+      const value = sessionStorage.getItem(this.#key);
+      if (isSid(value)) return value;
     } catch {
       // fall through to memory
     }

@@ -16,10 +16,6 @@ export class TabClaim {
   #sid: string | undefined;
   #parked: string | undefined;
 
-  get sid(): string | undefined {
-    return this.#sid;
-  }
-
   /**
    * Claims `sid`, waiting up to `waitMs` for a tab that is unloading to let go (a reload can overlap the old
    * document for a moment). On success any earlier claim of this tab is released; on failure it is kept.

@@ -77,7 +77,7 @@ function onActive(s: Session): void {
 
 function mayNeedResume(s: Session): boolean {
   const state = s.state;
-  return state === 'starting' || state === 'hibernated' || state === 'waiting' || state === 'hibernating' || state === 'pending';
+  return state !== 'live' && state !== 'resuming';
 }
 
 /** The server paused the session for idleness: the first input on a visible page resumes it. */

@@ -33,6 +33,11 @@ function installStorage(storage: unknown): void {
 const KEY = 'stasis:sid:http://app.test/stasis';
 const BASE64URL_22 = /^[A-Za-z0-9_-]{22}$/;
 
+/** The stored id, else a new one (stored too). */
+function current(store: SessionIdStore): string {
+  return store.stored() ?? store.renew();
+}
+
 function decode(sid: string): Uint8Array {
   return new Uint8Array(Buffer.from(sid, 'base64url'));
 }
@@ -103,36 +108,36 @@ describe('newSessionId', () => {
 });
 
 describe('SessionIdStore with sessionStorage', () => {
-  it('current() creates an id, stores it under its key, and returns the same id afterwards', () => {
+  it('an id made on first use is stored under its key and returned afterwards', () => {
     const storage = new MemoryStorage();
     installStorage(storage);
     const store = new SessionIdStore(KEY);
-    const sid = store.current();
+    const sid = current(store);
     expect(sid).toMatch(BASE64URL_22);
     expect(storage.getItem(KEY)).toBe(sid);
-    expect(store.current()).toBe(sid);
+    expect(current(store)).toBe(sid);
   });
 
   it('a new store on the same storage (a reload) finds the same id', () => {
     const storage = new MemoryStorage();
     installStorage(storage);
-    const sid = new SessionIdStore(KEY).current();
-    expect(new SessionIdStore(KEY).current()).toBe(sid);
+    const sid = current(new SessionIdStore(KEY));
+    expect(current(new SessionIdStore(KEY))).toBe(sid);
   });
 
   it('a new tab (empty storage) gets a different id', () => {
     installStorage(new MemoryStorage());
-    const first = new SessionIdStore(KEY).current();
+    const first = current(new SessionIdStore(KEY));
     installStorage(new MemoryStorage());
-    const second = new SessionIdStore(KEY).current();
+    const second = current(new SessionIdStore(KEY));
     expect(second).not.toBe(first);
   });
 
   it('stores with different keys keep different ids', () => {
     const storage = new MemoryStorage();
     installStorage(storage);
-    const a = new SessionIdStore(KEY).current();
-    const b = new SessionIdStore('stasis:sid:http://other.test/stasis').current();
+    const a = current(new SessionIdStore(KEY));
+    const b = current(new SessionIdStore('stasis:sid:http://other.test/stasis'));
     expect(a).not.toBe(b);
     expect(storage.items.size).toBe(2);
   });
@@ -141,13 +146,13 @@ describe('SessionIdStore with sessionStorage', () => {
     const storage = new MemoryStorage();
     installStorage(storage);
     const store = new SessionIdStore(KEY);
-    const before = store.current();
+    const before = current(store);
     const renewed = store.renew();
     expect(renewed).not.toBe(before);
     expect(renewed).toMatch(BASE64URL_22);
     expect(storage.getItem(KEY)).toBe(renewed);
-    expect(store.current()).toBe(renewed);
-    expect(new SessionIdStore(KEY).current()).toBe(renewed);
+    expect(current(store)).toBe(renewed);
+    expect(current(new SessionIdStore(KEY))).toBe(renewed);
   });
 
   it.each(['', 'short', 'has spaces in it and is long enough', 'x'.repeat(65), 'a+b/c=d'.padEnd(30, 'e')])(
@@ -156,7 +161,7 @@ describe('SessionIdStore with sessionStorage', () => {
       const storage = new MemoryStorage();
       storage.setItem(KEY, bad);
       installStorage(storage);
-      const sid = new SessionIdStore(KEY).current();
+      const sid = current(new SessionIdStore(KEY));
       expect(sid).not.toBe(bad);
       expect(sid).toMatch(BASE64URL_22);
       expect(storage.getItem(KEY)).toBe(sid);
@@ -168,7 +173,7 @@ describe('SessionIdStore with sessionStorage', () => {
     const existing = 'A'.repeat(64);
     storage.setItem(KEY, existing);
     installStorage(storage);
-    expect(new SessionIdStore(KEY).current()).toBe(existing);
+    expect(current(new SessionIdStore(KEY))).toBe(existing);
   });
 });
 
@@ -176,25 +181,25 @@ describe('SessionIdStore without usable storage', () => {
   it('falls back to memory when sessionStorage throws', () => {
     installStorage(blockedStorage);
     const store = new SessionIdStore(KEY);
-    const sid = store.current();
+    const sid = current(store);
     expect(sid).toMatch(BASE64URL_22);
-    expect(store.current()).toBe(sid);
+    expect(current(store)).toBe(sid);
     const renewed = store.renew();
     expect(renewed).not.toBe(sid);
-    expect(store.current()).toBe(renewed);
+    expect(current(store)).toBe(renewed);
   });
 
   it('falls back to memory when sessionStorage is missing (e.g. in a worker)', () => {
     installStorage(undefined);
     const store = new SessionIdStore(KEY);
-    const sid = store.current();
+    const sid = current(store);
     expect(sid).toMatch(BASE64URL_22);
-    expect(store.current()).toBe(sid);
+    expect(current(store)).toBe(sid);
   });
 
   it('memory is per store: two stores without storage do not share an id', () => {
     installStorage(blockedStorage);
-    expect(new SessionIdStore(KEY).current()).not.toBe(new SessionIdStore(KEY).current());
+    expect(current(new SessionIdStore(KEY))).not.toBe(current(new SessionIdStore(KEY)));
   });
 
   it('falls back to memory when only writes fail (e.g. quota exceeded)', () => {
@@ -204,8 +209,8 @@ describe('SessionIdStore without usable storage', () => {
     });
     installStorage(storage);
     const store = new SessionIdStore(KEY);
-    const sid = store.current();
-    expect(store.current()).toBe(sid);
+    const sid = current(store);
+    expect(current(store)).toBe(sid);
     expect(storage.items.size).toBe(0);
   });
 });
