@@ -1,7 +1,7 @@
 // StasisClient is the facade: it owns the session's state (client/session.ts) and hands it to the modules that
 // boot the custody (client/boot.ts), react to lifecycle signals (client/signals.ts), run the hibernate and
 // resume flows (client/flows.ts) and keep the blobs the server pushes (client/pushes.ts).
-import type { StasisEvent, StasisEventType, StasisStatus } from './events.js';
+import type { StasisEventMap, StasisEventType, StasisStatus } from './events.js';
 import { defaultPolicy, type Policy } from './policy.js';
 import { DEFAULT_ENDPOINT } from './protocol/index.js';
 import { SessionIdStore, newSessionId } from './session-id.js';
@@ -36,13 +36,28 @@ export interface StasisOptions {
   loadPageCustody?: () => Promise<typeof import('./custody/page-custody.js')>;
 }
 
-type Listener = (event: StasisEvent) => void;
+/** EventTarget whose listeners get each Stasis event's own type, as Window's do from WindowEventMap. */
+interface StasisEventTarget extends EventTarget {
+  addEventListener<K extends StasisEventType>(
+    type: K,
+    listener: (this: StasisClient, event: StasisEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends StasisEventType>(
+    type: K,
+    listener: (this: StasisClient, event: StasisEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
 
+// The cast only types the listeners: at run time the client extends EventTarget itself.
 /**
  * The page side of Stasis: a small state machine that turns lifecycle signals into hibernate and resume
  * calls on the custody (the service worker), and reports every step as a typed event with a code.
  */
-export class StasisClient extends EventTarget {
+export class StasisClient extends (EventTarget as new () => StasisEventTarget) {
   readonly endpoint: string;
   readonly #s: Session;
   #stop: Array<() => void> = [];
@@ -86,6 +101,7 @@ export class StasisClient extends EventTarget {
 
   get status(): StasisStatus {
     const s = this.#s;
+    // The narrower shapes of some states hold by how the flows set them (see StasisStatus); a unit test checks them.
     return {
       state: s.state,
       sid: s.sid,
@@ -96,7 +112,7 @@ export class StasisClient extends EventTarget {
       lastMessage: s.lastMessage,
       idle: s.idle,
       paused: s.paused,
-    };
+    } as StasisStatus;
   }
 
   /** Resolves the first time the session is usable (resumed or new): connect your live channel then. */
@@ -127,9 +143,9 @@ export class StasisClient extends EventTarget {
     s.claim.release();
   }
 
-  /** `addEventListener` with the event type checked; returns a function that removes the listener. */
-  on(type: StasisEventType, listener: Listener): () => void {
-    const fn = (event: Event) => listener(event as StasisEvent);
+  /** `addEventListener` for one Stasis event type; returns a function that removes the listener. */
+  on<K extends StasisEventType>(type: K, listener: (event: StasisEventMap[K]) => void): () => void {
+    const fn = (event: StasisEventMap[K]) => listener(event);
     this.addEventListener(type, fn);
     return () => this.removeEventListener(type, fn);
   }
@@ -176,8 +192,8 @@ export class StasisClient extends EventTarget {
     peek: async () => (await boot(this.#s)).peek(this.#s.sid),
     /**
      * Development only: the server does to this session what a failover would (`disconnect`: stored and
-     * dropped abruptly; `restart`: blob pushed, close 4007; `move`: stored, close 1012). Your channel's close
-     * and reconnect code then runs as it would in production. Refused under NODE_ENV=production.
+     * dropped abruptly; `restart`: blob pushed, close CLOSE_CODES.draining; `move`: stored, close 1012). Your
+     * channel's close and reconnect code then runs as it would in production. Refused under NODE_ENV=production.
      */
     failover: (kind: FailoverKind): Promise<FailoverAnswer> => requestFailover(this.endpoint, this.#s.sid, kind),
   };

@@ -4,10 +4,23 @@ import { createClient, type CreateStasisOptions } from './create.js';
 
 export { StasisClient, type StasisOptions } from './client.js';
 export { mountBanner, DEFAULT_TEXTS, type BannerOptions, type BannerTexts, type BannerState } from './banner.js';
-export { StasisEvent, type StasisEventType, type StasisEventDetail, type StasisState, type StasisStatus, type CustodyKind } from './events.js';
+export {
+  STATE_TRANSITIONS,
+  StasisEvent,
+  type StasisEventMap,
+  type StasisEventPayloadMap,
+  type StasisEventType,
+  type StasisEventCode,
+  type StasisEventDetail,
+  type StasisReadyReason,
+  type StasisState,
+  type StasisStatus,
+  type CustodyKind,
+} from './events.js';
 export { defaultPolicy, type Policy, type PolicyAction } from './policy.js';
 export type { LifecycleSignal, SignalContext } from './lifecycle.js';
-export { OUTCOMES, isFinal, type Outcome, type FailureCode } from './protocol/index.js';
+export { OUTCOMES, CLOSE_CODES, PUSH_MESSAGE, isFinal, type Outcome, type FailureCode, type CloseCode } from './protocol/index.js';
+export type { HibernateResult, ResumeResult } from './protocol/custody.js';
 
 export type { CreateStasisOptions } from './create.js';
 

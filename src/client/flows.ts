@@ -1,5 +1,5 @@
-import type { StasisStatus } from '../events.js';
-import { isFinal, type Outcome } from '../protocol/index.js';
+import { STATE_TRANSITIONS, type StasisStatus } from '../events.js';
+import { isFinal, type FailureCode } from '../protocol/index.js';
 import type { HibernateResult, ResumeResult } from '../protocol/custody.js';
 import { boot, newSid } from './boot.js';
 import { emit, markReady, record, setState, unexpected, type Session } from './session.js';
@@ -22,30 +22,29 @@ export async function hibernate(s: Session, intoCache = false): Promise<void> {
     unexpected,
   );
   if (sid !== s.sid) return;
-  record(s, result.outcome, result.message);
-  if (result.storage === 'memory' && s.custody !== 'memory') {
-    s.custody = 'memory';
-    emit(s, 'custody', 'ok', { message: result.message });
-  }
+  record(s, result);
   if (result.outcome === 'ok') {
+    if (result.storage === 'memory' && s.custody !== 'memory') {
+      s.custody = 'memory';
+      emit(s, 'custody', 'ok', { message: result.message });
+    }
     s.gen = result.gen;
     if (s.state === 'hibernating') setState(s, 'hibernated');
     emit(s, 'hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
     return;
   }
-  if (result.pending && s.state === 'hibernating') {
+  if ('pending' in result && s.state === 'hibernating') {
     // Offline: the session is still live on the server; hand it over when the network returns.
     setState(s, 'pending');
-    emit(s, 'failed', result.outcome, { phase: 'hibernate', message: result.message });
-    return;
+  } else {
+    // Nothing was stored; the server session (if any) is still live. A visible page is simply here again,
+    // so the next hide (or idle spell) tries afresh.
+    if (document.visibilityState === 'visible' && s.away) {
+      s.away = false;
+      s.idle = false;
+    }
+    if (s.state === 'hibernating') setState(s, 'live');
   }
-  // Nothing was stored; the server session (if any) is still live. A visible page is simply here again,
-  // so the next hide (or idle spell) tries afresh.
-  if (document.visibilityState === 'visible' && s.away) {
-    s.away = false;
-    s.idle = false;
-  }
-  if (s.state === 'hibernating') setState(s, 'live');
   if (result.outcome !== 'no-session') emit(s, 'failed', result.outcome, { phase: 'hibernate', message: result.message });
 }
 
@@ -59,7 +58,7 @@ export async function retryPending(s: Session): Promise<void> {
   const stored = await api.peek(sid).catch(() => undefined);
   if (stored) {
     s.gen = stored.gen;
-    record(s, 'ok');
+    record(s, { outcome: 'ok' });
     setState(s, 'hibernated');
     emit(s, 'hibernated', 'ok', { phase: 'hibernate', gen: stored.gen, bytes: stored.bytes });
   }
@@ -109,24 +108,22 @@ async function resumeOnce(s: Session): Promise<void> {
   await s.reclaiming;
   const api = await boot(s);
   const sid = s.sid;
+  // The states that may go on to `resuming` are those whose blob is kept (starting: when one is found).
   const stored =
-    s.state === 'hibernated' ||
-    s.state === 'waiting' ||
-    s.state === 'hibernating' ||
-    (s.state === 'starting' && (await api.peek(sid).catch(() => undefined)) !== undefined);
+    STATE_TRANSITIONS[s.state].includes('resuming') &&
+    (s.state !== 'starting' || (await api.peek(sid).catch(() => undefined)) !== undefined);
   if (stored) {
     setState(s, 'resuming');
     emit(s, 'resuming', 'pending', { phase: 'resume' });
   }
   const result: ResumeResult = await api.resume({ endpoint: s.endpoint, sid }).catch(unexpected);
   if (sid !== s.sid || s.away) return;
-  record(s, result.outcome, result.message);
+  record(s, result);
   if (result.outcome === 'none') {
     setState(s, 'live');
     markReady(s, s.reason ?? (s.gen === undefined ? 'new' : 'live'));
   } else if (result.outcome === 'ok') {
     s.retries = 0;
-    s.paused = undefined;
     s.gen = result.gen;
     setState(s, 'live');
     emit(s, 'resumed', 'ok', { phase: 'resume', gen: result.gen });
@@ -137,7 +134,6 @@ async function resumeOnce(s: Session): Promise<void> {
   } else if (result.outcome === 'stale') {
     // The blob was older than a generation already resumed: the session itself lives on (on the server, or
     // in a store it finds when the page connects), so this tab keeps its id and goes back to it.
-    s.paused = undefined;
     setState(s, 'live');
     markReady(s, 'live');
   } else {
@@ -147,8 +143,7 @@ async function resumeOnce(s: Session): Promise<void> {
 }
 
 /** The session is gone for good: start a new one under a new id, so no two tabs ever share one. */
-async function startOver(s: Session, outcome: Outcome, message?: string, quiet?: true): Promise<void> {
-  s.paused = undefined;
+async function startOver(s: Session, outcome: FailureCode, message?: string, quiet?: true): Promise<void> {
   await newSid(s);
   setState(s, 'live');
   const graceful = outcome === 'schema-reset' || quiet === true;

@@ -13,32 +13,30 @@ export function receive(s: Session, message: unknown): boolean {
   if (message.sid !== s.sid) return true;
   // A message from a socket of an older generation can arrive after a resume: its blob is of no use.
   if (s.gen !== undefined && message.gen < s.gen) return true;
-  if (message.reason === 'checkpoint') void keepCheckpoint(s, message);
-  else void keepPushed(s, { ...message, reason: message.reason });
+  void keep(s, message);
   return true;
 }
 
-/** A checkpoint: the session stays live; the worker keeps the newest one in case the server dies. */
-async function keepCheckpoint(s: Session, message: PushedBlob): Promise<void> {
-  const api = await boot(s);
-  const result = await api.store({ endpoint: s.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
-  if (message.sid !== s.sid || result.outcome !== 'ok') return;
-  emit(s, 'checkpoint', 'ok', { gen: result.gen, bytes: result.bytes });
-}
-
-async function keepPushed(s: Session, message: PushedBlob & { reason: 'drain' | 'idle' }): Promise<void> {
-  const api = await boot(s);
-  const result = await api.store({ endpoint: s.endpoint, sid: message.sid, blob: message.blob }).catch(unexpected);
-  if (message.sid !== s.sid) return;
+/**
+ * A checkpoint: the session stays live; the worker keeps the newest one in case the server dies. Else the server
+ * pushed the blob before closing the channel (drain, idle): the session is hibernated.
+ */
+async function keep(s: Session, { sid, blob, reason }: PushedBlob): Promise<void> {
+  const result = await (await boot(s)).store({ endpoint: s.endpoint, sid, blob }).catch(unexpected);
+  if (sid !== s.sid) return;
+  if (reason === 'checkpoint') {
+    if (result.outcome === 'ok') emit(s, 'checkpoint', 'ok', { gen: result.gen, bytes: result.bytes });
+    return;
+  }
   if (result.outcome === 'stale') return; // it arrived after a newer one, or after a resume: nothing to do
   if (result.outcome !== 'ok') {
     emit(s, 'failed', result.outcome, { phase: 'hibernate', message: result.message });
     return;
   }
-  s.paused = message.reason;
+  s.paused = reason;
   s.gen = result.gen;
-  record(s, 'ok');
-  if (message.reason === 'idle') {
+  record(s, { outcome: 'ok' });
+  if (reason === 'idle') {
     // The server saw no activity: wait for the user (any input, or the tab coming back) to resume.
     s.away = true;
     s.idle = true;
@@ -48,5 +46,5 @@ async function keepPushed(s: Session, message: PushedBlob & { reason: 'drain' | 
   emit(s, 'hibernated', 'ok', { phase: 'hibernate', gen: result.gen, bytes: result.bytes });
   // Drain: the page is in use, so ask for it back at once; the draining server says `unavailable` and the
   // retry finds the next instance.
-  if (message.reason === 'drain' && !s.away && !s.resuming) void resume(s);
+  if (reason === 'drain' && !s.away && !s.resuming) void resume(s);
 }

@@ -1,9 +1,11 @@
 import type { StasisClient, StasisOptions } from '../client.js';
 import {
+  STATE_TRANSITIONS,
   StasisEvent,
   type CustodyKind,
-  type StasisEventDetail,
+  type StasisEventPayloadMap,
   type StasisEventType,
+  type StasisReadyReason,
   type StasisState,
   type StasisStatus,
 } from '../events.js';
@@ -40,7 +42,7 @@ export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint
   /** The user is away (page hidden, idle, or `debug.hibernate`): the session should be hibernated, not live. */
   away: boolean;
   idle: boolean;
-  /** Why the server pushed our blob (drain, idle), until the session is live again. */
+  /** Why the server pushed our blob (drain, idle), until the session is live again (setState clears it). */
   paused?: 'drain' | 'idle';
   /** Why the first `ready` happens, when it is not a plain new session or a resume. */
   reason?: 'duplicate' | 'adopted';
@@ -58,28 +60,36 @@ export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint
 }
 
 /** Dispatches a Stasis event on the client, with the sid and status of this moment. */
-export function emit(
+export function emit<K extends StasisEventType>(
   s: Session,
-  type: StasisEventType,
-  code: StasisEvent['code'],
-  detail: Omit<StasisEventDetail, 'sid' | 'status'>,
+  type: K,
+  code: StasisEventPayloadMap[K]['code'],
+  detail: StasisEventPayloadMap[K]['detail'],
 ): void {
   s.client.dispatchEvent(new StasisEvent(type, code, { sid: s.sid, status: s.client.status, ...detail }));
 }
 
-/** Every state change is a `statuschange` event (the banner follows them). */
+/**
+ * Every state change is a `statuschange` event (the banner follows them). A change the table does not allow
+ * is a bug. PageLifecycle.js never throws over one (it skips it; its warning is a TODO); neither does this, as
+ * the flows have acted already and a throw would leave them half done. It says so, and makes the change, so
+ * that `status` tells what happened.
+ */
 export function setState(s: Session, state: StasisState): void {
+  if (state !== s.state && !STATE_TRANSITIONS[s.state].includes(state)) console.error('Stasis: illegal transition', s.state, state);
+  if (state === 'live') s.paused = undefined;
   s.state = state;
   emit(s, 'statuschange', s.lastOutcome ?? 'pending', {});
 }
 
-export function record(s: Session, outcome: Outcome | 'none', message?: string): void {
-  s.lastOutcome = outcome;
-  s.lastMessage = message;
+/** Keeps the outcome (and message) of a hibernate or resume for `status`. */
+export function record(s: Session, result: { outcome: Outcome | 'none'; message?: string }): void {
+  s.lastOutcome = result.outcome;
+  s.lastMessage = result.message;
 }
 
 /** The session is usable: a `ready` event, and `ready()` resolves (the first time). */
-export function markReady(s: Session, reason: NonNullable<StasisEventDetail['reason']>): void {
+export function markReady(s: Session, reason: StasisReadyReason): void {
   emit(s, 'ready', 'ok', { reason, ...(s.gen !== undefined ? { gen: s.gen } : {}) });
   s.resolve(s.client.status);
 }

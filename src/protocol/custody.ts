@@ -2,7 +2,7 @@
  * The custody API: what the page asks of whoever keeps its blobs (the service worker over comlink, or the
  * same code running in the page when no worker is available). Shared by src/ and worker/.
  */
-import type { Outcome } from './index.js';
+import type { Failure, FailureCode } from './index.js';
 
 export interface CustodyRequest {
   /** Absolute URL of the Stasis endpoint (e.g. https://app.example/stasis). */
@@ -12,29 +12,34 @@ export interface CustodyRequest {
   keepChannels?: boolean;
 }
 
-export interface HibernateResult {
-  outcome: Outcome;
-  gen?: number;
-  exp?: number;
+/** A blob the keeper holds now. */
+interface BlobKept {
+  outcome: 'ok';
+  gen: number;
+  exp: number;
   /** Size of the stored blob. */
-  bytes?: number;
-  /** Where the blob went: `memory` when storage refused it (quota, broken IndexedDB); it dies with the keeper. */
-  storage?: 'disk' | 'memory';
-  /** With `unavailable`: the hibernate is recorded and will be retried (sync, online, next visit). */
-  pending?: boolean;
-  message?: string;
+  bytes: number;
 }
 
-export interface ResumeResult {
-  /** `none`: no blob is kept for this sid, so there is nothing to resume. */
-  outcome: Outcome | 'none';
-  gen?: number;
-  message?: string;
-  /** With `rate-limited`: the server's Retry-After. */
-  retryAfterSeconds?: number;
-  /** A final failure during a bail-out storm: start fresh without an error message. */
-  quiet?: true;
-}
+/**
+ * What a hibernate (or keeping a pushed blob) came to. `storage`: where the blob went; `memory` when storage
+ * refused it (quota, broken IndexedDB, `message` says how): it dies with the keeper.
+ */
+export type HibernateResult =
+  | (BlobKept & { storage: 'disk' })
+  | (BlobKept & { storage: 'memory'; message: string })
+  /** `pending`: the server was unreachable; the hibernate is recorded and retried (sync, online, next visit). */
+  | { outcome: 'unavailable'; message: string; pending?: true }
+  /** A pushed blob older than the one kept (whose `gen` and `exp` are given when known). */
+  | { outcome: 'stale'; message: string; gen?: number; exp?: number }
+  | { outcome: Exclude<FailureCode, 'unavailable' | 'stale'>; message: string };
+
+/**
+ * What a resume came to: `ok` with the generation now live, `none` when no blob is kept for the sid (nothing
+ * to resume), or the server's failure passed on (`retryAfterSeconds`, `quiet`: see Failure) or the keeper's
+ * own (`expired`, `unavailable`).
+ */
+export type ResumeResult = { outcome: 'ok'; gen: number } | { outcome: 'none' } | Failure;
 
 export interface StoredBlobInfo {
   sid: string;

@@ -237,6 +237,7 @@ export const CLOSE_CODES = {
    */
   tooManyEarlyMessages: 4009,
 } as const;
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
 /**
  * Server-initiated hibernation (drain, idle): the server pushes the blob over the app's live channel just
