@@ -282,22 +282,25 @@ function drafts(): Draft[] {
     });
   }
   add({
-    id: 'ok-gen-negative',
-    description: 'gen = -1 (header and plaintext agree).',
-    blob: craft('ok-gen-negative', { plaintext: session('ok-gen-negative', { gen: -1 }) }),
-    remark: 'The reference accepts any safe integer as gen, including 0 and negatives; only the ledger compares generations later.',
+    id: 'malformed-gen-negative',
+    description: 'gen = -1 (header and plaintext agree): a generation is a safe integer of at least 1.',
+    blob: craft('malformed-gen-negative', { plaintext: session('malformed-gen-negative', { gen: -1 }) }),
   });
   add({
-    id: 'ok-exp-fractional',
-    description: 'exp = now + 0.5 (header and plaintext agree); iat fractional too.',
-    blob: craft('ok-exp-fractional', { plaintext: session('ok-exp-fractional', { iat: IAT + 0.25, exp: NOW + 0.5 }) }),
-    remark: 'gen must be a safe integer, but iat and exp only finite numbers: fractional seconds are accepted and compared in milliseconds.',
+    id: 'malformed-gen-zero',
+    description: 'gen = 0 (header and plaintext agree): a generation is a safe integer of at least 1.',
+    blob: craft('malformed-gen-zero', { plaintext: session('malformed-gen-zero', { gen: 0 }) }),
+  });
+  add({
+    id: 'malformed-exp-fractional',
+    description: 'exp = now + 0.5 (header and plaintext agree); iat fractional too: iat and exp are whole seconds.',
+    blob: craft('malformed-exp-fractional', { plaintext: session('malformed-exp-fractional', { iat: IAT + 0.25, exp: NOW + 0.5 }) }),
   });
   add({
     id: 'ok-iat-in-future',
     description: 'iat a day after now (exp still later).',
     blob: craft('ok-iat-in-future', { plaintext: session('ok-iat-in-future', { iat: NOW + 86400, exp: NOW + 86400 + TTL }) }),
-    remark: 'iat is only checked to be a finite number, never against the clock.',
+    remark: 'iat is a whole number of seconds; it is never compared with the clock.',
   });
   add({
     id: 'ok-header-duplicate-kid',
@@ -385,12 +388,11 @@ function drafts(): Draft[] {
   add({ id: 'tampered-header-sid-mismatch', description: 'Authenticated, but the header sid differs from the plaintext sid.', blob: craft('tampered-header-sid-mismatch', { header: { sid: OTHER_SID } }) });
   add({ id: 'tampered-header-gen-mismatch', description: 'Authenticated, but the header gen (4) differs from the plaintext gen (3).', blob: craft('tampered-header-gen-mismatch', { header: { gen: 4 } }) });
   add({ id: 'tampered-header-exp-mismatch', description: 'Authenticated, but the header exp is a day later than the plaintext exp.', blob: craft('tampered-header-exp-mismatch', { header: { exp: EXP + 86400 } }) });
-  add({ id: 'tampered-header-gen-string', description: 'Authenticated, but the header gen is the string "3".', blob: craft('tampered-header-gen-string', { header: { gen: '3' } }) });
+  add({ id: 'malformed-header-gen-string', description: 'The header gen is the string "3": the header copies are checked before the key.', blob: craft('malformed-header-gen-string', { header: { gen: '3' } }) });
   add({
-    id: 'tampered-header-no-sid',
-    description: 'Authenticated, but the header has no sid copy at all.',
-    blob: craft('tampered-header-no-sid', { header: { sid: undefined } }),
-    remark: 'A header lacking the sid/gen/exp copies is refused only after decryption, as tampered (the copies disagree with the plaintext), not as malformed like a header lacking kid or typ; the page\'s readBlobHeader treats it as no blob at all.',
+    id: 'malformed-header-no-sid',
+    description: 'The header has no sid copy: malformed, like a header without kid or typ (the page\'s readBlobHeader sees no blob either).',
+    blob: craft('malformed-header-no-sid', { header: { sid: undefined } }),
   });
   // Non-canonical encodings: the same bytes, the lowest unused bit of the last character set.
   {
@@ -414,12 +416,11 @@ function drafts(): Draft[] {
   }
   add({ id: 'tampered-noncanonical-tag', description: 'The tag part (22 characters, 4 unused bits) with an unused bit set (same bytes).', blob: withPart(good, 4, nonCanonical(part(good, 4))) });
   {
-    const blob = craft('tampered-noncanonical-iv-11-bytes', { ivBytes: 11 });
+    const blob = craft('malformed-iv-11-bytes-noncanonical', { ivBytes: 11 });
     add({
-      id: 'tampered-noncanonical-iv-11-bytes',
-      description: 'An 11-byte IV (as malformed-iv-11-bytes) whose encoding also has an unused bit set.',
+      id: 'malformed-iv-11-bytes-noncanonical',
+      description: 'An 11-byte IV (as malformed-iv-11-bytes) whose encoding also has an unused bit set: structural defects come first.',
       blob: withPart(blob, 2, nonCanonical(part(blob, 2))),
-      remark: 'Same wrong IV length as malformed-iv-11-bytes, but tampered: the canonical-encoding check runs before the IV length check.',
     });
   }
 
@@ -430,7 +431,7 @@ function drafts(): Draft[] {
     const blob = craft('unknown-key-noncanonical-tag', { key: KEY_FOREIGN });
     add({ id: 'unknown-key-noncanonical-tag', description: 'Unknown kid and a non-canonical tag: the key lookup comes first.', blob: withPart(blob, 4, nonCanonical(part(blob, 4))) });
   }
-  add({ id: 'unknown-key-iv-11-bytes', description: 'Unknown kid and an 11-byte IV: the key lookup comes first.', blob: craft('unknown-key-iv-11-bytes', { key: KEY_FOREIGN, ivBytes: 11 }) });
+  add({ id: 'malformed-iv-11-bytes-unknown-key', description: 'Unknown kid and an 11-byte IV: structural checks come before the key lookup.', blob: craft('malformed-iv-11-bytes-unknown-key', { key: KEY_FOREIGN, ivBytes: 11 }) });
   add({ id: 'malformed-header-alg-unknown-key', description: 'Wrong alg and an unknown kid: the header check comes first.', blob: craft('malformed-header-alg-unknown-key', { key: KEY_FOREIGN, header: { alg: 'A256GCMKW' } }) });
   add({ id: 'malformed-encrypted-key-unknown-key', description: 'A non-empty encrypted key and an unknown kid.', blob: withPart(craft('malformed-encrypted-key-unknown-key', { key: KEY_FOREIGN }), 1, 'AAAA') });
 

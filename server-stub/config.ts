@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Codec } from './codec/json-codec.js';
 import { readOptions } from './config-rules.js';
 import { StasisConfigError } from './errors.js';
@@ -27,9 +25,9 @@ export interface StasisServerOptions<A = AppHandlers | void> {
   /** App id sealed into every blob and checked on resume. Env STASIS_AUDIENCE. Default "stasis-app". */
   audience?: string;
   /**
-   * Schema tag; a blob with another tag answers `schema-reset`. Env STASIS_SCHEMA. Default: the app's
-   * version (npm_package_version, else `version` of ./package.json), else "1". Change it whenever the
-   * shape of persisted values changes.
+   * Schema tag; a blob with another tag answers `schema-reset`. Env STASIS_SCHEMA. Default "1", the same for
+   * every server (a version-derived default reset every blob on each release, even mid rolling deploy). Change
+   * it whenever the shape of persisted values changes.
    */
   schema?: string;
   /** Blob lifetime. Env STASIS_TTL_SECONDS. Default 7 days (Safari clears site storage after 7 days unused). */
@@ -223,7 +221,7 @@ export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS
   const storeTimeoutMs = o.storeTimeoutMs ?? d.storeTimeoutMs;
   const config: ResolvedConfig = {
     audience: o.audience ?? d.audience,
-    schema: o.schema ?? appVersion(env) ?? d.schema,
+    schema: o.schema ?? d.schema,
     ttlSeconds: o.ttlSeconds ?? d.ttlSeconds,
     maxBlobBytes,
     warnBlobBytes: o.warnBlobBytes ?? d.warnBlobBytes,
@@ -273,15 +271,4 @@ export function resolveConfig(options: StasisServerOptions<unknown>, env: NodeJS
     });
   }
   return config;
-}
-
-/** The running app's version: what npm says, else the version in ./package.json. */
-function appVersion(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.npm_package_version) return env.npm_package_version;
-  try {
-    const version = (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version?: unknown }).version;
-    return typeof version === 'string' && version ? version : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -86,15 +86,16 @@ export async function open(blob: string, ring: KeyRing): Promise<SealedSession> 
   const [encodedHeader, encryptedKey, encodedIv, encodedCiphertext, encodedTag] = parts as [string, string, string, string, string];
   const header = readHeader(encodedHeader);
   if (encryptedKey !== '') throw new StasisError('malformed', 'A dir JWE carries no encrypted key.');
-  const entry = ring.find(header.kid);
-  if (!entry) throw new StasisError('unknown-key', `The blob was sealed with key "${header.kid}", which this server does not hold.`);
-  // A blob is one string, not any of the strings that decode to its bytes: an altered encoding is an alteration.
-  if (!parts.every(isCanonical)) throw new StasisError('tampered', 'The blob is not in canonical base64url: it was altered.');
+  // Every structural defect is `malformed`, whatever else is wrong with the blob: checked before the key.
   const iv = Buffer.from(encodedIv, 'base64url');
   const tag = Buffer.from(encodedTag, 'base64url');
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
     throw new StasisError('malformed', 'The blob has an IV or tag of the wrong length for A256GCM.');
   }
+  const entry = ring.find(header.kid);
+  if (!entry) throw new StasisError('unknown-key', `The blob was sealed with key "${header.kid}", which this server does not hold.`);
+  // A blob is one string, not any of the strings that decode to its bytes: an altered encoding is an alteration.
+  if (!parts.every(isCanonical)) throw new StasisError('tampered', 'The blob is not in canonical base64url: it was altered.');
   let plaintext: string;
   try {
     const decipher = createDecipheriv('aes-256-gcm', entry.key, iv, { authTagLength: TAG_BYTES });
@@ -126,10 +127,14 @@ function readHeader(encoded: string): BlobHeader {
     header.enc !== 'A256GCM' ||
     header.typ !== BLOB_TYPE ||
     typeof header.kid !== 'string' ||
+    // The copies of sid, gen and exp a page reads without the key (docs/protocol.md, "Blob format").
+    typeof header.sid !== 'string' ||
+    !Number.isSafeInteger(header.gen) ||
+    !Number.isSafeInteger(header.exp) ||
     'zip' in header ||
     'crit' in header
   ) {
-    throw new StasisError('malformed', 'The blob header is not a Stasis header (alg dir, enc A256GCM, typ stasis+jwe, kid).');
+    throw new StasisError('malformed', 'The blob header is not a Stasis header (alg dir, enc A256GCM, typ stasis+jwe, kid, sid, gen, exp; no zip or crit).');
   }
   return header as unknown as BlobHeader;
 }
@@ -148,9 +153,11 @@ function parsePlaintext(text: string): SealedSession {
     s.v === PROTOCOL_VERSION &&
     typeof s.sid === 'string' &&
     Number.isSafeInteger(s.gen) &&
+    s.gen! >= 1 &&
     typeof s.jti === 'string' &&
-    Number.isFinite(s.iat) &&
-    Number.isFinite(s.exp) &&
+    s.jti !== '' &&
+    Number.isSafeInteger(s.iat) &&
+    Number.isSafeInteger(s.exp) &&
     typeof s.aud === 'string' &&
     typeof s.bid === 'string' &&
     typeof s.schema === 'string' &&

@@ -372,7 +372,8 @@ function headerVariant(blob: string, rng: Rng): { blob: string; outcomes: readon
     ['enc A128GCM', { ...header, enc: 'A128GCM' }, ['malformed']],
     ['unknown kid', { ...header, kid: `nope-${rng.b64url(6)}` }, ['unknown-key']],
     ['numeric kid', { ...header, kid: 7 }, ['malformed']],
-    ['huge gen', { ...header, gen: rng.pick([2 ** 53 + 10, 1e308, Number.MAX_SAFE_INTEGER]) }, ['tampered']],
+    ['unsafe gen', { ...header, gen: rng.pick([2 ** 53 + 10, 1e308, 1.5]) }, ['malformed']], // header copies are checked for shape
+    ['largest gen', { ...header, gen: Number.MAX_SAFE_INTEGER }, ['tampered']], // well-formed, but not the sealed one
     ['other sid', { ...header, sid: rng.sid() }, ['tampered']],
     ['other exp', { ...header, exp: (header.exp as number) + 1 }, ['tampered']],
     ['extra field', { ...header, x: 1 }, ['tampered']],
