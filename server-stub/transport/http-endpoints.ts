@@ -167,6 +167,15 @@ export function createHttpHandler(
         const { status, answer } = await failoverEndpoint(manager, config.cookieName, readJson, req);
         if (aborted) throw aborted; // it made an answer of it; nobody is left to read one
         reply(status, answer);
+      } else if (route === ROUTES.health || route === ROUTES.metrics) {
+        // A known route, the wrong method: the same answer as for hibernate and resume (400, with Allow).
+        res.setHeader('Allow', route === ROUTES.health ? 'GET, HEAD' : 'GET');
+        throw new StasisError('malformed', `${route} takes ${route === ROUTES.health ? 'GET or HEAD' : 'GET'}.`);
+      } else if (route === ROUTES.live) {
+        // The live channel reached without a WebSocket upgrade (a proxy that drops Upgrade, a plain fetch).
+        req.resume();
+        res.setHeader('Upgrade', 'websocket');
+        reply(426, failure('malformed', `${url.pathname} is a WebSocket endpoint: connect with an Upgrade: websocket request.`));
       } else if (!(await serveAsset(route.slice(1), req, res))) {
         reply(404, failure('malformed', `No Stasis endpoint at ${url.pathname}.`));
       }

@@ -11,8 +11,13 @@ export function isOriginAllowed(req: IncomingMessage, allowed: readonly string[]
   if (allowed.includes(origin)) return true;
   // Behind a proxy that rewrites Host, the browser's host is in X-Forwarded-Host (first hop).
   const forwarded = trustProxy ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0]?.trim() : '';
+  const host = forwarded || req.headers.host;
+  if (!host) return false;
   try {
-    return new URL(origin).host === (forwarded || req.headers.host);
+    // host:port, case-insensitive, the scheme's default port omitted on both sides; the scheme itself is not
+    // compared (behind a TLS-terminating proxy the server cannot know it).
+    const page = new URL(origin);
+    return page.host === new URL(`${page.protocol}//${host}`).host;
   } catch {
     return false; // "null" (sandboxed frames, file:) and garbage
   }

@@ -259,10 +259,22 @@ describe('the Stasis HTTP endpoints and live channel (demo app)', () => {
   });
 
   it('unknown paths under /stasis → 404 malformed; paths outside are left to the host app', async () => {
-    for (const path of ['/stasis/x', '/stasis', '/stasis/', '/stasis/health/extra', '/stasis/live']) {
+    for (const path of ['/stasis/x', '/stasis', '/stasis/', '/stasis/health/extra']) {
       const a = await get(r, path);
       expect(a.status).toBe(404);
       expect(a.json.outcome).toBe('malformed');
+    }
+    // The live path without an upgrade: 426, and what to do instead.
+    const plain = await get(r, '/stasis/live');
+    expect(plain.status).toBe(426);
+    expect(plain.headers.get('upgrade')).toBe('websocket');
+    expect(plain.json.outcome).toBe('malformed');
+    // A known route, the wrong method: 400 malformed with Allow, as for hibernate and resume.
+    for (const [path, allow] of [['/stasis/health', 'GET, HEAD'], ['/stasis/metrics', 'GET']] as const) {
+      const wrong = await fetch(`${r.base}${path}`, { method: 'PUT' });
+      expect(wrong.status).toBe(400);
+      expect(wrong.headers.get('allow')).toBe(allow);
+      expect(((await wrong.json()) as { outcome: string }).outcome).toBe('malformed');
     }
     const outside = await fetch(`${r.base}/stasisx/health`);
     expect(outside.status).toBe(404);

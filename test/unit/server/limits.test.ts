@@ -23,6 +23,22 @@ describe('origin policy behind a reverse proxy', () => {
   });
 });
 
+describe('origin policy: how "this host" is compared', () => {
+  it('host:port against Host, case-insensitive, default ports omitted; the scheme is not compared', () => {
+    const allowed = (origin: string, host: string | undefined) => isOriginAllowed(request({ origin, ...(host ? { host } : {}) }), []);
+    expect(allowed('https://app.example', 'app.example')).toBe(true);
+    expect(allowed('https://app.example', 'APP.Example')).toBe(true);
+    expect(allowed('https://app.example', 'app.example:443')).toBe(true);
+    expect(allowed('http://app.example', 'app.example:80')).toBe(true);
+    expect(allowed('http://app.example', 'app.example')).toBe(true); // a TLS-terminating proxy: the scheme is unknown here
+    expect(allowed('https://app.example:8443', 'app.example')).toBe(false);
+    expect(allowed('https://app.example', 'app.example:8443')).toBe(false);
+    expect(allowed('https://app.example.evil', 'app.example')).toBe(false);
+    expect(allowed('null', 'app.example')).toBe(false);
+    expect(allowed('https://app.example', undefined)).toBe(false);
+  });
+});
+
 describe('per-browser session cap', () => {
   it('also holds for resumes, without using up the refused blob', async () => {
     const manager = await managerWith({ maxSessionsPerBrowser: 2 });
