@@ -24,6 +24,9 @@ import { createAssetHandler } from './page-assets.js';
 
 const startedAt = Date.now();
 const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wrong-binding', 'malformed']);
+
+/** A resume refused by the per-browser cap on live sessions: try again after this long (a tab may close). */
+export const SESSION_CAP_RETRY_SECONDS = 5;
 /** The `route` label of stasis_aborted_requests_total for each route that reads a body. */
 const ABORT_ROUTES: ReadonlyMap<string, string> = new Map([
   [ROUTES.hibernate, 'hibernate'],
@@ -157,6 +160,13 @@ export function createHttpHandler(
             }
             if (quiet) {
               reply(HTTP_STATUS[error.code], { ...failure(error.code, error.message), quiet: true } satisfies Failure);
+              return true;
+            }
+            if (error instanceof StasisError && error.code === 'rate-limited') {
+              // The per-browser cap on live sessions (checked after the blob, before the ledger: the blob is not
+              // used up). Every rate-limited answer says when to come back.
+              res.setHeader('Retry-After', String(SESSION_CAP_RETRY_SECONDS));
+              reply(HTTP_STATUS['rate-limited'], { ...failure(error.code, error.message), retryAfterSeconds: SESSION_CAP_RETRY_SECONDS } satisfies Failure);
               return true;
             }
             throw error;

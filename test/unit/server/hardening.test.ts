@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../server-stub/config.js';
 import { createStasisServer, type StasisServer, type StasisServerOptions } from '../../../server-stub/index.js';
+import { SESSION_CAP_RETRY_SECONDS } from '../../../server-stub/transport/http-endpoints.js';
 import { silentLogger } from '../../../server-stub/logger.js';
 import { FailureRateLimiter } from '../../../server-stub/rate-limiter.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
@@ -555,6 +556,14 @@ describe('per-browser live-session cap', () => {
     expect(await fifth.hello()).toMatchObject({ gen: 1, restored: false });
     const sixth = connect(r, newSid(), { cookie });
     expect((await refused(sixth)).code).toBe(CLOSE_CODES.tooManySessions);
+
+    // A resume past the cap: 429 rate-limited with when to come back, and the blob is not used up.
+    const blob = await hibernate(r, tabs[2]!.sid, 1, { cookie });
+    await liveSession(r, { cookie }); // the freed slot is taken again
+    const capped = await resume(r, tabs[2]!.sid, blob, { cookie });
+    expect(capped.status).toBe(429);
+    expect(capped.headers.get('retry-after')).toBe(String(SESSION_CAP_RETRY_SECONDS));
+    expect(capped.json).toStrictEqual({ outcome: 'rate-limited', message: expect.any(String), retryAfterSeconds: SESSION_CAP_RETRY_SECONDS });
   });
 
   it('the first upgrade without a cookie gets the binding cookie in its 101; sessions and blobs are bound to it', async () => {
