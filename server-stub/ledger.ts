@@ -1,8 +1,9 @@
 /**
  * The one-time ledger and the newest-generation record, checked in one atomic step on every resume:
  * a blob id (`jti`) can be consumed once, and a blob whose generation is not newer than one already resumed
- * for its session is `stale` (an old checkpoint, a copy kept by a store). Entries are kept until the blob
- * would have expired anyway, so memory is bounded by the blobs resumed within one TTL.
+ * for its session is `stale` (an old checkpoint, a copy kept by a store) and stays `stale` when presented again.
+ * Entries are kept until the blob would have expired anyway, so memory is bounded by the blobs resumed within
+ * one TTL.
  *
  * A consume whose answer never came back (a Redis hang, a timeout, a crash between the ledger and the answer)
  * may or may not have run. So each consume records which browser made it and when its lease ends: the same
@@ -25,7 +26,8 @@ export interface LedgerClaim {
 
 /**
  * `ok`: consumed now. `replayed`: consumed before (by another browser, or a newer generation was resumed
- * since). `stale`: a newer generation was already resumed. `busy`: this browser's earlier attempt may still be
+ * since). `stale`: a newer (or the same) generation was already resumed, now or when this blob was first
+ * presented. `busy`: this browser's earlier attempt may still be
  * running (try again later). `retried`: this browser consumed it before and nothing newer was resumed since;
  * the earlier attempt may or may not have restored the session.
  */
@@ -90,6 +92,8 @@ export class MemoryLedger implements Ledger {
     const newest = this.#newest.get(claim.sid);
     const newestGen = newest && newest.until > now ? newest.gen : undefined;
     if (held) {
+      // A stale blob stays stale for everyone (and never resumes later, even once its session's record is gone).
+      if (held.verdict === 'stale') return 'stale';
       if (held.bid !== claim.bid || held.verdict !== 'ok') return 'replayed';
       if (held.leaseUntil > now) return 'busy';
       if (newestGen !== undefined && newestGen > claim.gen) return 'replayed';

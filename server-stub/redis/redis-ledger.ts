@@ -13,6 +13,7 @@ local newest = tonumber(redis.call('GET', KEYS[2]))
 local held = redis.call('GET', KEYS[1])
 if held then
   local verdict, bid, _, lease = string.match(held, '^(%a+)|([^|]*)|([^|]*)|(%d+)$')
+  if verdict == 'stale' then return 'stale' end
   if not verdict or bid ~= ARGV[3] or verdict ~= 'ok' then return 'replayed' end
   if tonumber(lease) > now then return 'busy' end
   if newest and newest > gen then return 'replayed' end

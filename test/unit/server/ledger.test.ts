@@ -102,8 +102,8 @@ describe('MemoryLedger', () => {
     // Past the blob's expiry and past the next purge (due at 60 s after the last one, at 0 and then at 99 999).
     c.set(exp + 60_000);
     expect(await ledger.consume({ jti: 'g2-late', sid, gen: 2, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('ok');
-    // The stale blob's id is still unexpired, so it stays consumed (a stale verdict did not extend the record).
-    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 9, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('replayed');
+    // The stale blob's id is still unexpired, so it stays stale (a stale verdict did not extend the record).
+    expect(await ledger.consume({ jti: 'g2-early', sid, gen: 9, expiresAtMs: 1_000_000, ...elsewhere() })).toBe('stale');
     // And the new record is in force.
     expect(await ledger.consume({ jti: 'g1', sid, gen: 1, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('stale');
     expect(await ledger.consume({ jti: 'g3-again', sid, gen: 3, expiresAtMs: c.now() + 100_000, ...elsewhere() })).toBe('ok');
