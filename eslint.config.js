@@ -44,6 +44,9 @@ export default defineConfig(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
+      // A `let` read by callbacks before its one assignment (an object whose handlers need the object) is not a
+      // const in waiting: `const` there would be a temporal-dead-zone error.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // Playwright reads fixture names from the first parameter's destructuring: `async ({}, use) => …` is required.
       'no-empty-pattern': ['error', { allowObjectPatternsAsParameters: true }],
     },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: bootstrap, type-check, unit tests (vitest), then the e2e suites: Chromium, and the engine suite
+# `npm test`: bootstrap, type-check, type-level tests, lint, unit tests (vitest), then the e2e suites: Chromium, and the engine suite
 # in Firefox and WebKit (Playwright as the runner; see playwright.config.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,10 @@ bash scripts/examples.sh
 
 echo "[stasis] type-checking…"
 npx --no-install tsc --noEmit -p tsconfig.json
+echo "[stasis] type-level tests of the public API (test/types: what must compile, and what must not)…"
+npx --no-install tsc --noEmit -p test/types/tsconfig.json
+echo "[stasis] linting (ESLint + typescript-eslint)…"
+npx --no-install eslint --max-warnings 0 .
 
 reports=.stasis-tmp/reports
 mkdir -p "$reports"

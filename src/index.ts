@@ -19,7 +19,7 @@ export {
 } from './events.js';
 export { defaultPolicy, type Policy, type PolicyAction } from './policy.js';
 export type { LifecycleSignal, SignalContext } from './lifecycle.js';
-export { OUTCOMES, CLOSE_CODES, PUSH_MESSAGE, isFinal, type Outcome, type FailureCode, type CloseCode } from './protocol/index.js';
+export { OUTCOMES, CLOSE_CODES, CLOSE_REASONS, PUSH_MESSAGE, isFinal, type Outcome, type FailureCode, type CloseCode, type CloseReason } from './protocol/index.js';
 export type { HibernateResult, ResumeResult } from './protocol/custody.js';
 
 export type { CreateStasisOptions } from './create.js';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { CLOSE_CODES, isSid } from '../../src/protocol/index.js';
+import { CLOSE_CODES, CLOSE_REASONS, isSid } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
 import { StasisCapacityError, StasisError } from '../errors.js';
 import type { AppHandlers, LiveChannel, SessionContext } from '../session/session.js';
@@ -47,10 +47,10 @@ export interface StasisConnection<A = AppHandlers | void> {
 
 /** Why a connect was refused, as a close code and reason the page understands (see docs/protocol.md). */
 export function closeFor(error: unknown): { code: number; reason: string } {
-  if (error instanceof StasisError && error.code === 'rate-limited') return { code: CLOSE_CODES.tooManySessions, reason: 'stasis:too-many-sessions' };
-  if (error instanceof StasisCapacityError) return { code: 1013, reason: 'stasis:server-full' }; // Try Again Later
-  if (error instanceof StasisError && error.code === 'unavailable') return { code: 1012, reason: 'stasis:draining' }; // Service Restart
-  if (error instanceof StasisError && error.code === 'malformed') return { code: CLOSE_CODES.badSession, reason: 'stasis:bad-sid' };
+  if (error instanceof StasisError && error.code === 'rate-limited') return { code: CLOSE_CODES.tooManySessions, reason: CLOSE_REASONS.tooManySessions };
+  if (error instanceof StasisCapacityError) return { code: 1013, reason: CLOSE_REASONS.serverFull }; // Try Again Later
+  if (error instanceof StasisError && error.code === 'unavailable') return { code: 1012, reason: CLOSE_REASONS.draining }; // Service Restart
+  if (error instanceof StasisError && error.code === 'malformed') return { code: CLOSE_CODES.badSession, reason: CLOSE_REASONS.badSid };
   return { code: CLOSE_CODES.resumeFirst, reason: `stasis:${error instanceof StasisError ? error.code : 'unavailable'}` };
 }
 
@@ -103,7 +103,7 @@ export async function connectChannel<A>(
   const channel: LiveChannel = {
     send: (text) => socket.send(text),
     close: (code, reason) => socket.close(code, reason),
-    terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, 'stasis:dropped')),
+    terminate: () => (socket.terminate ? socket.terminate() : socket.close(1011, CLOSE_REASONS.dropped)),
     ...(socket.closed ? { whenClosed: socket.closed } : {}),
   };
   const binding = bindingOf(request, config.cookieName);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CLOSE_CODES, PUSH_MESSAGE, type HibernateOk, type PushedBlob } from '../../src/protocol/index.js';
+import { CLOSE_CODES, CLOSE_REASONS, PUSH_MESSAGE, type HibernateOk, type PushedBlob } from '../../src/protocol/index.js';
 import { StasisError } from '../errors.js';
 import type { LivePool } from './live-pool.js';
 import { short, type ManagerContext } from './manager-context.js';
@@ -158,9 +158,9 @@ export class ServerPush {
       const channels = [...session.channels];
       this.#pool.release(session, 'retained', undefined, ok);
       for (const channel of channels) {
-        if (kind === 'move') channel.close(1012, 'stasis:moved');
+        if (kind === 'move') channel.close(1012, CLOSE_REASONS.moved);
         else if (channel.terminate) channel.terminate();
-        else channel.close(1011, 'stasis:dropped');
+        else channel.close(1011, CLOSE_REASONS.dropped);
       }
       this.#ctx.debug(sid, `failover simulated (${kind}) at gen ${ok.gen}`);
       return ok;

@@ -1,5 +1,6 @@
-import type { LedgerClaim } from '../ledger.js';
 import { randomBytes } from 'node:crypto';
+import { CLOSE_REASONS } from '../../src/protocol/index.js';
+import type { LedgerClaim } from '../ledger.js';
 import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
 
 /** What the app sees of one session. */
@@ -118,7 +119,7 @@ export class Session implements SessionContext {
   end(reason: EndReason, closeCode: number | undefined): void {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort(reason);
-    if (closeCode !== undefined) for (const channel of this.channels) channel.close(closeCode, `stasis:${reason}`);
+    if (closeCode !== undefined) for (const channel of this.channels) channel.close(closeCode, CLOSE_REASONS[reason]);
     this.channels.clear();
   }
 }

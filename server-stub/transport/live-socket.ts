@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { CLOSE_CODES, ROUTES } from '../../src/protocol/index.js';
+import { CLOSE_CODES, CLOSE_REASONS, ROUTES } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -87,7 +87,7 @@ export function createLiveSocket(manager: SessionManager, config: ResolvedConfig
         // Dropping some silently would break the order the app relies on: refuse the socket instead.
         overflowed = true;
         early.length = 0;
-        socket.close(CLOSE_CODES.tooManyEarlyMessages, 'stasis:too-many-early-messages');
+        socket.close(CLOSE_CODES.tooManyEarlyMessages, CLOSE_REASONS.tooManyEarlyMessages);
       }
     });
     socket.on('close', () => {

@@ -1,5 +1,5 @@
 import { STATE_TRANSITIONS, type StasisStatus } from '../events.js';
-import { isFinal, type FailureCode } from '../protocol/index.js';
+import { isFinal, WRONG_BINDING_REASON, type FailureCode } from '../protocol/index.js';
 import type { HibernateResult, ResumeResult } from '../protocol/custody.js';
 import { boot, newSid } from './boot.js';
 import { emit, markReady, record, setState, unexpected, type Session } from './session.js';
@@ -79,7 +79,7 @@ export async function adopt(s: Session, sid: string): Promise<boolean> {
 
 /** StasisClient.recover: the live channel dropped without a hibernate; resume from the newest copy. */
 export async function recover(s: Session, closed?: { code: number; reason: string }): Promise<StasisStatus> {
-  if (closed?.reason === 'stasis:wrong-binding' && s.state === 'live') {
+  if (closed?.reason === WRONG_BINDING_REASON && s.state === 'live') {
     // The server holds this sid for another binding cookie (this browser's is gone): start over.
     await boot(s);
     await startOver(s, 'wrong-binding'); // the code says it all: another browser's cookie holds the sid

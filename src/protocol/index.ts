@@ -239,6 +239,33 @@ export const CLOSE_CODES = {
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
+/** The reason a channel closed with 4003 when its session belongs to another browser (page code compares it). */
+export const WRONG_BINDING_REASON = 'stasis:wrong-binding';
+
+/**
+ * The reason text of each close Stasis makes (the close frame's reason; `connect_error` data over Socket.IO).
+ * 4003 carries `stasis:<outcome>` of the refused connect: `noSession`, `wrongBinding` or `unavailable` below.
+ */
+export const CLOSE_REASONS = {
+  hibernated: 'stasis:hibernated',
+  superseded: 'stasis:superseded',
+  draining: 'stasis:draining',
+  idle: 'stasis:idle',
+  expired: 'stasis:expired',
+  closed: 'stasis:closed',
+  retained: 'stasis:retained',
+  noSession: 'stasis:no-session',
+  wrongBinding: WRONG_BINDING_REASON,
+  unavailable: 'stasis:unavailable',
+  badSid: 'stasis:bad-sid',
+  tooManySessions: 'stasis:too-many-sessions',
+  serverFull: 'stasis:server-full',
+  tooManyEarlyMessages: 'stasis:too-many-early-messages',
+  moved: 'stasis:moved',
+  dropped: 'stasis:dropped',
+} as const;
+export type CloseReason = (typeof CLOSE_REASONS)[keyof typeof CLOSE_REASONS];
+
 /**
  * Server-initiated hibernation (drain, idle): the server pushes the blob over the app's live channel just
  * before closing it. A `checkpoint` (opt-in, periodic while the state changes) leaves the session live: the

@@ -212,7 +212,7 @@ describe('Custodian.hibernate', () => {
   });
 
   it('orphans lists the blobs of one endpoint, newest first, without expired ones', async () => {
-    let now = 1_800_000_000_000;
+    const now = 1_800_000_000_000;
     const { custodian, inspect } = await setup({ now: () => now });
     const [older, newer, expired, elsewhere] = [makeSid(), makeSid(), makeSid(), makeSid()];
     const put = (sid: string, storedAt: number, exp: number, endpoint = ENDPOINT) =>
