@@ -98,6 +98,9 @@ export default [
     input: {
       ...serverEntries,
       'server/cli': 'server-stub/cli.ts',
+      // `stasis-conformance <base-url>` and the app of its setup contract (`stasis-server --app …/conformance-app.js`).
+      'server/conformance': 'server-stub/conformance/cli.ts',
+      'server/conformance-app': 'server-stub/conformance/reference-app.ts',
       'demo/app': 'demo/app.ts',
       // `npm run bench` (bench/run.ts); memory and drain-storm re-run themselves as child processes.
       'bench/run': 'bench/run.ts',
