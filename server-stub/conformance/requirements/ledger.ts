@@ -4,8 +4,6 @@ import { describeClose } from '../live.js';
 import type { Context, Group } from '../types.js';
 import { hibernate, needsApp, openSession, sessionBlob, setValue } from './support.js';
 
-const CHECKS = 'Resume checks, in order';
-
 export const ledgerGroup: Group = {
   name: 'ledger',
   requirements: [
