@@ -181,6 +181,12 @@ export function createHttpHandler(
         // A known route, the wrong method: the same answer as for hibernate and resume (400, with Allow).
         res.setHeader('Allow', route === ROUTES.health ? 'GET, HEAD' : 'GET');
         throw new StasisError('malformed', `${route} takes ${route === ROUTES.health ? 'GET or HEAD' : 'GET'}.`);
+      } else if (route === ROUTES.live && req.headers.upgrade) {
+        // An upgrade nobody took: the built-in channel is not attached here (the app brings its own, or detached it).
+        reply(404, failure('malformed', `No live channel is served at ${url.pathname} on this server.`));
+      } else if (route === ROUTES.live && req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET');
+        throw new StasisError('malformed', `${route} takes a GET with Upgrade: websocket.`);
       } else if (route === ROUTES.live) {
         // The live channel reached without a WebSocket upgrade (a proxy that drops Upgrade, a plain fetch).
         req.resume();

@@ -249,8 +249,10 @@ async function hibernateSession(r: Running, rng: Rng, sid: string, cookie?: stri
 type Expectation =
   /** POST hibernate/resume: a Stasis answer; `outcomes` when the exact code is known. */
   | { kind: 'endpoint'; outcomes?: readonly Outcome[] }
-  /** Another method on a POST route: 400 malformed with Allow: POST. */
-  | { kind: 'method' }
+  /** Another method on a known route: 400 malformed with its Allow (POST for hibernate and resume). */
+  | { kind: 'method'; allow?: string }
+  /** The live path without a WebSocket upgrade: 426 malformed with Upgrade: websocket. */
+  | { kind: 'live-plain' }
   /** An unknown path under /stasis: 404 malformed. */
   | { kind: 'unknown' }
   | { kind: 'health' };
@@ -272,7 +274,7 @@ function judge(c: Case, reply: Reply): string {
   const problem = (what: string) => new Error(`${c.label} ${c.req.method} ${c.req.path}: ${what} (status ${reply.status}, body ${reply.text.slice(0, 200)})`);
   if (hasStack(reply.text)) throw problem('stack trace in the body');
   if (c.req.method === 'HEAD') {
-    const status = c.expect.kind === 'health' ? 200 : c.expect.kind === 'unknown' ? 404 : HTTP_STATUS.malformed;
+    const status = c.expect.kind === 'health' ? 200 : c.expect.kind === 'unknown' ? 404 : c.expect.kind === 'live-plain' ? 426 : HTTP_STATUS.malformed;
     if (reply.status !== status || reply.text !== '') throw problem(`HEAD answer should be ${status} with no body`);
     return c.expect.kind === 'health' ? 'health' : 'malformed';
   }
@@ -296,10 +298,13 @@ function judge(c: Case, reply: Reply): string {
   const outcome = json.outcome as Outcome;
   if (c.expect.kind === 'unknown') {
     if (reply.status !== 404 || outcome !== 'malformed') throw problem('an unknown path should answer 404 malformed');
+  } else if (c.expect.kind === 'live-plain') {
+    if (reply.status !== 426 || outcome !== 'malformed' || reply.headers.upgrade !== 'websocket') throw problem('the live path without an upgrade should answer 426 malformed with Upgrade: websocket');
   } else {
     if (reply.status !== HTTP_STATUS[outcome]) throw problem(`status should be HTTP_STATUS[${outcome}] = ${HTTP_STATUS[outcome]}`);
     if (c.expect.kind === 'method') {
-      if (outcome !== 'malformed' || reply.headers.allow !== 'POST') throw problem('another method should answer malformed with Allow: POST');
+      const allow = c.expect.allow ?? 'POST';
+      if (outcome !== 'malformed' || reply.headers.allow !== allow) throw problem(`another method should answer malformed with Allow: ${allow}`);
     } else {
       // A 503 here would mean the server failed internally on some input.
       if (outcome === 'unavailable') throw problem('unavailable: the server threw on this input');
@@ -344,6 +349,9 @@ function expectationFor(method: string, path: string): Expectation | 'outside' {
   const route = pathname.slice('/stasis'.length);
   if (route === '/health' && (method === 'GET' || method === 'HEAD')) return { kind: 'health' };
   if (route === '/hibernate' || route === '/resume') return method === 'POST' ? { kind: 'endpoint' } : { kind: 'method' };
+  if (route === '/health') return { kind: 'method', allow: 'GET, HEAD' };
+  if (route === '/metrics') return method === 'GET' ? { kind: 'endpoint' } : { kind: 'method', allow: 'GET' };
+  if (route === '/live') return method === 'GET' || method === 'HEAD' ? { kind: 'live-plain' } : { kind: 'method', allow: 'GET' };
   return { kind: 'unknown' };
 }
 
@@ -568,7 +576,8 @@ describe('fuzzing a real server (demo app)', () => {
         const consumed = mainBlobs().filter((b) => b.state === 'consumed');
         if (!consumed.length) return resumeCase('replay-too-early', rng.sid(), anyBlob().blob, anyBlob().cookie, ['wrong-binding']);
         const b = rng.pick(consumed);
-        return resumeCase('replay', b.sid, b.blob, b.cookie, ['replayed']);
+        // A blob that answered `stale` stays stale; one that restored is replayed.
+        return resumeCase('replay', b.sid, b.blob, b.cookie, [b.kind === 'stale' ? 'stale' : 'replayed']);
       }],
       [4, () => {
         const b = anyBlob();

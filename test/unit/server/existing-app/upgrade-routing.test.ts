@@ -220,6 +220,6 @@ describe('handleUpgrade, the 404 and detaching', () => {
     detach();
     expect(server.listenerCount('upgrade')).toBe(0);
     const refused = wsClient(`ws://${at.host}/stasis/live?sid=${newSid()}`);
-    await expect(refused.opened).rejects.toMatchObject({ status: 404 }); // Stasis's HTTP handler: no such endpoint
+    await expect(refused.opened).rejects.toMatchObject({ status: 404 }); // Stasis's HTTP handler: no live channel here
   });
 });
