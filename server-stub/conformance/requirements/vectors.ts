@@ -93,7 +93,9 @@ function prepare(ctx: Context, vectors: TestVectors, vector: VectorCase, serverN
   }
   // The binding is checked after the envelope: a refusal decided there does not depend on the cookie, so each
   // gets a fresh one (the vectors' cookie would soon reach the per-browser failure limit).
-  const cookie = vector.expect.stage === 'open' && vector.expect.outcome !== 'ok' ? ctx.cookie() : context.cookie;
+  const own = vector.expect.stage === 'open' && vector.expect.outcome !== 'ok';
+  const cookie = own ? ctx.cookie() : context.cookie;
+  const sent = own ? ' (with a cookie of its own)' : '';
   const opened = openBlob(vector.blob, vectors.byKid);
   const plain = typeof opened === 'string' ? undefined : opened.plaintext;
   const exp = plain?.exp;
@@ -103,9 +105,9 @@ function prepare(ctx: Context, vectors: TestVectors, vector: VectorCase, serverN
     const shifted = serverNow - (context.now - exp);
     const key = vectors.byKid.get(String(opened.header.kid))!;
     const blob = sealBlob({ header: replaceMember(opened.headerText, 'exp', shifted), plaintext: replaceMember(opened.plaintextText, 'exp', shifted), key });
-    return { sid: vector.sid, blob, cookie, gen, note: ` (re-sealed with exp = server now - ${context.now - exp})` };
+    return { sid: vector.sid, blob, cookie, gen, note: ` (re-sealed with exp = server now - ${context.now - exp})${sent}` };
   }
-  if (vector.expect.outcome !== 'ok') return { sid: vector.sid, blob: vector.blob, cookie, gen, note: '' };
+  if (vector.expect.outcome !== 'ok') return { sid: vector.sid, blob: vector.blob, cookie, gen, note: sent };
   if (typeof opened === 'string') return `an ok vector the test keys do not open: ${opened}`;
   if (typeof exp === 'number' && exp <= serverNow + 60) return 'expired by the clock since it was made';
   const sid = ctx.sid();
