@@ -21,7 +21,8 @@ reports=.stasis-tmp/reports
 mkdir -p "$reports"
 
 echo "[stasis] unit tests (vitest)…"
-npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
+# Chromium is installed by now: the conformance suite's --browser round trip runs too.
+STASIS_CONFORMANCE_BROWSER=1 npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
 
 echo "[stasis] end-to-end tests (Chromium; Firefox and WebKit engine suite)…"
 PLAYWRIGHT_JSON_OUTPUT_NAME="$reports/playwright.json" npx --no-install playwright test --reporter=list,json
