@@ -17,6 +17,12 @@ export interface SealedSession {
   aud: string;
   /** Hash of the per-browser binding secret (the cookie), base64url. */
   bid: string;
+  /**
+   * Key binding: RFC 7638 thumbprint of the browser's binding key (base64url), sealed when a valid proof came
+   * with the hibernate (or the resume the session came from). A blob with `kbt` resumes only with a proof by
+   * that key; the cookie (`bid`) is then not required.
+   */
+  kbt?: string;
   /** The app's schema tag; a different tag on resume answers `schema-reset`. */
   schema: string;
   /** Encoded opted-in values by key (the state registry's format; the envelope does not look inside). */
@@ -164,7 +170,8 @@ function parsePlaintext(text: string): SealedSession {
     typeof s.values === 'object' &&
     s.values !== null &&
     !Array.isArray(s.values) &&
-    (s.inc === undefined || typeof s.inc === 'string');
+    (s.inc === undefined || typeof s.inc === 'string') &&
+    (s.kbt === undefined || (typeof s.kbt === 'string' && s.kbt !== ''));
   if (!valid) throw new StasisError('malformed', 'The blob contents lack a required field or have the wrong version.');
   return s as SealedSession;
 }

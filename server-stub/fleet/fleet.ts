@@ -15,6 +15,8 @@ export interface HandoverRequest {
   purpose: 'hibernate' | 'takeover' | 'probe';
   /** Binding hash of the requesting browser: sealed into a `hibernate` blob, checked for a `takeover`. */
   bid: string;
+  /** `hibernate`: the thumbprint of the key a valid proof came with (sealed into the blob as `kbt`). */
+  kbt?: string;
   keepChannels?: boolean;
   /**
    * `takeover` for a page resuming a blob of this generation: an owner whose live copy is older yields (drops

@@ -68,6 +68,7 @@ export class Handover {
     if (session.browser && session.browser !== request.bid) {
       return { outcome: 'wrong-binding', message: 'The session belongs to another browser.' };
     }
+    if (request.kbt) session.kbt = request.kbt;
     return this.#pool.seal(session, request.bid, request.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLOSE_CODES, type ResumeOk } from '../../src/protocol/index.js';
 import type { SealedSession } from '../envelope/envelope.js';
+import type { ProofResult } from '../transport/proof.js';
 import { StasisCapacityError, StasisError } from '../errors.js';
 import type { LedgerClaim } from '../ledger.js';
 import type { Handover } from './handover.js';
@@ -47,9 +48,11 @@ export class Restorer {
    * live session, and a newer blob kept by the server stores (sealed after the channel dropped) is used
    * instead of the page's.
    */
-  async resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
+  async resume(sid: string, blob: string, binding: string | undefined, proof?: ProofResult): Promise<ResumeOk> {
     const { sealer, metrics } = this.#ctx;
-    const sealed = await sealer.verify(sid, blob, binding);
+    const sealed = await sealer.verify(sid, blob, binding, proof);
+    // The restored session keeps the blob's key binding; an old blob resumed with a valid proof takes it up.
+    const kbt = sealed.kbt ?? (proof && 'kbt' in proof ? proof.kbt : undefined);
     let local = this.#pool.get(sid);
     if (local && !local.sealing && !(await this.#handover.stillOurs(local))) {
       this.#pool.drop(local, 'superseded', CLOSE_CODES.superseded);
@@ -65,25 +68,25 @@ export class Restorer {
     if (!local) {
       const handed = await this.#handover.takeOver(sid, sealed.bid, { gen: sealed.gen, inc: sealed.inc });
       if (handed) {
-        newest = await sealer.verify(sid, handed, binding);
+        newest = await sealer.verify(sid, handed, binding, proof, true);
         newestBlob = handed;
         source = 'fleet';
       }
     }
     if (source === 'page') {
-      const kept = await this.#peekStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }).catch((error: unknown) => {
+      const kept = await this.#peekStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }, false, proof).catch((error: unknown) => {
         this.#ctx.options.logger.warn(`resume: stores not asked for ${short(sid)}: ${(error as Error).message}`);
         return undefined;
       });
       if (kept) {
-        newest = await sealer.verify(sid, kept, binding);
+        newest = await sealer.verify(sid, kept, binding, proof, true);
         newestBlob = kept;
         source = 'store';
       }
     }
     let session: Session;
     try {
-      session = await this.#restore(newest, binding!);
+      session = await this.#restore(newest, binding!, kbt);
     } catch (error) {
       const code = error instanceof StasisError ? error.code : 'unavailable';
       this.#ctx.debug(sid, `resume: blob gen ${newest.gen} (${source}) refused: ${(error as Error).message}`);
@@ -96,7 +99,7 @@ export class Restorer {
       await this.#removeStored(sid, newestBlob);
       newest = sealed;
       source = 'page';
-      session = await this.#restore(sealed, binding!);
+      session = await this.#restore(sealed, binding!, kbt);
     }
     if (source === 'store') {
       await this.#removeStored(sid, newestBlob);
@@ -138,8 +141,8 @@ export class Restorer {
     }
     let sealed: SealedSession | undefined;
     try {
-      sealed = await this.#ctx.sealer.verify(sid, blob, binding);
-      const session = await this.#restore(sealed, binding);
+      sealed = await this.#ctx.sealer.verify(sid, blob, binding, undefined, true);
+      const session = await this.#restore(sealed, binding, sealed.kbt);
       if (from === 'store') await this.#removeStored(sid, blob);
       this.#ctx.metrics.recovered(from, 'ok');
       logger.info(`session ${short(sid)}: restored from the ${from === 'fleet' ? 'instance that held it' : 'server store'} at gen ${session.gen}`);
@@ -195,7 +198,7 @@ export class Restorer {
   }
 
   /** Restores a verified blob: decode, per-browser cap, ledger (once, newest generation), app, live pool. */
-  async #restore(sealed: SealedSession, binding: string): Promise<Session> {
+  async #restore(sealed: SealedSession, binding: string, kbt: string | undefined): Promise<Session> {
     const { sid } = sealed;
     const { options } = this.#ctx;
     const ledger = options.ledger;
@@ -238,6 +241,7 @@ export class Restorer {
     try {
       session = this.build(sid, sealed.gen + 1, restored, browser);
       session.restoredFrom = claim;
+      session.kbt = kbt;
     } catch (error) {
       // The app failed, not the blob: give the blob back so the client's retry can succeed.
       await ledger.release(claim).catch(() => undefined);
@@ -285,13 +289,19 @@ export class Restorer {
    * outcome is unknown (a timeout) can never lose it. With `refuseForeign` another browser's copy is refused
    * (`wrong-binding`) rather than given a rival session.
    */
-  async #peekStored(sid: string, binding: string, than?: { gen: number; exp: number }, refuseForeign = false): Promise<string | undefined> {
+  async #peekStored(
+    sid: string,
+    binding: string,
+    than?: { gen: number; exp: number },
+    refuseForeign = false,
+    proof?: ProofResult,
+  ): Promise<string | undefined> {
     const stores = this.#ctx.options.stores;
     if (!stores || stores.isEmpty) return undefined;
     const kept = await stores.peek(sid);
     if (!kept || (than && (kept.gen < than.gen || (kept.gen === than.gen && kept.exp < than.exp)))) return undefined;
     try {
-      await this.#ctx.sealer.verify(sid, kept.blob, binding);
+      await this.#ctx.sealer.verify(sid, kept.blob, binding, proof, true);
     } catch (error) {
       this.#ctx.debug(sid, `stores: the kept blob does not verify here (${(error as Error).message}); left in place`);
       if (refuseForeign && error instanceof StasisError && error.code === 'wrong-binding') throw error;

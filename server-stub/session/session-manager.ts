@@ -1,6 +1,7 @@
 import { CLOSE_CODES, type HibernateOk, type ResumeOk, type SessionReport } from '../../src/protocol/index.js';
 import { KeyedQueue } from '../../src/concurrency/keyed-queue.js';
 import { StasisCapacityError, StasisError } from '../errors.js';
+import type { ProofResult } from '../transport/proof.js';
 import type { Metrics } from '../metrics.js';
 import { Handover } from './handover.js';
 import { LivePool } from './live-pool.js';
@@ -167,7 +168,8 @@ export class SessionManager {
   }
 
   /** Seals a live session into a blob and frees it. Throws StasisError with a protocol code. */
-  async hibernate(sid: string, binding: string, options: { keepChannels?: boolean } = {}): Promise<HibernateOk> {
+  /** `kbt`: the thumbprint of a valid proof that came with the request; the blob is bound to that key. */
+  async hibernate(sid: string, binding: string, options: { keepChannels?: boolean; kbt?: string } = {}): Promise<HibernateOk> {
     if (this.#pool.draining) throw new StasisError('unavailable', 'This server is shutting down; try another instance.');
     const bid = bindingHash(binding);
     let session = this.#pool.get(sid);
@@ -178,14 +180,21 @@ export class SessionManager {
     if (session && !session.sealing) {
       // Only the browser holding the session may have it sealed (to its own cookie): a sid is not enough.
       if (session.browser && session.browser !== bid) throw new StasisError('wrong-binding', 'The session belongs to another browser.');
-      this.#ctx.debug(sid, `hibernate: sealing gen ${session.gen} here`);
+      if (options.kbt) session.kbt = options.kbt;
+      this.#ctx.debug(sid, `hibernate: sealing gen ${session.gen} here${session.kbt ? ', key-bound' : ''}`);
       return this.#pool.seal(session, bid, options.keepChannels ? undefined : CLOSE_CODES.hibernated, 'hibernated');
     }
     // The load balancer sent the page's hibernate here, but another instance may hold the session live.
     const fleet = this.#ctx.fleet;
     const owner = fleet.shared && !session ? await fleet.owner(sid).catch(() => undefined) : undefined;
     if (owner && owner !== fleet.instanceId) {
-      const reply = await this.#handover.askOwner(owner, { sid, purpose: 'hibernate', bid, ...(options.keepChannels ? { keepChannels: true } : {}) });
+      const reply = await this.#handover.askOwner(owner, {
+        sid,
+        purpose: 'hibernate',
+        bid,
+        ...(options.keepChannels ? { keepChannels: true } : {}),
+        ...(options.kbt ? { kbt: options.kbt } : {}),
+      });
       this.#ctx.debug(sid, `hibernate: asked ${owner}: ${reply ? reply.outcome : 'gone'}`);
       if (reply?.outcome === 'ok') return reply;
       if (reply) throw new StasisError(reply.outcome, reply.message);
@@ -215,11 +224,11 @@ export class SessionManager {
   }
 
   /** Verifies a blob and restores its session with gen + 1 (see Restorer.resume). Throws StasisError. */
-  resume(sid: string, blob: string, binding: string | undefined): Promise<ResumeOk> {
+  resume(sid: string, blob: string, binding: string | undefined, proof?: ProofResult): Promise<ResumeOk> {
     if (this.#pool.draining) return Promise.reject(new StasisError('unavailable', 'This server is shutting down; try another instance.'));
     if (blob.length > this.options.maxBlobBytes) return Promise.reject(new StasisError('too-large', 'The blob is over the size limit.'));
     return this.#busy.run(sid, async () => {
-      const ok = await this.#restorer.resume(sid, blob, binding);
+      const ok = await this.#restorer.resume(sid, blob, binding, proof);
       if ((this.options.checkpointMs ?? 0) <= 0) return ok;
       // The page's blob is used up: until it holds a checkpoint of the restored session, that session lives
       // only in this process. Answering with one closes the window an instance kill would otherwise have.

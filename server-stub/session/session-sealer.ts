@@ -3,6 +3,7 @@ import { PROTOCOL_VERSION, type HibernateOk } from '../../src/protocol/index.js'
 import { open, seal, type SealedSession } from '../envelope/envelope.js';
 import type { KeyRing } from '../envelope/key-ring.js';
 import { StasisCodecError, StasisError } from '../errors.js';
+import type { ProofResult } from '../transport/proof.js';
 import type { Logger } from '../logger.js';
 import type { Session } from './session.js';
 
@@ -40,6 +41,7 @@ export class SessionSealer {
       schema: this.options.schema,
       values,
       inc: session.incarnation,
+      ...(session.kbt ? { kbt: session.kbt } : {}),
     };
     let blob: string;
     try {
@@ -60,15 +62,27 @@ export class SessionSealer {
     return { ok: { outcome: 'ok', sid, gen: session.gen, exp: sealed.exp, blob }, sealed };
   }
 
-  /** Opens a blob and checks its claims against this request; throws StasisError. Decodes nothing. */
-  async verify(sid: string, blob: string, binding: string | undefined): Promise<SealedSession> {
+  /**
+   * Opens a blob and checks its claims against this request; throws StasisError. Decodes nothing.
+   * The browser binding: a blob with `kbt` needs a valid proof by that key (`proof`); a blob without one, the
+   * binding cookie (`binding`). `serverHeld`: a copy the server kept (stores, another instance), not one the
+   * request presented: the browser's cookie is accepted for it too, as for the live channel that asks for it.
+   */
+  async verify(sid: string, blob: string, binding: string | undefined, proof?: ProofResult, serverHeld = false): Promise<SealedSession> {
     if (blob.length > this.options.maxBlobBytes) throw new StasisError('too-large', 'The blob is over the size limit.');
     const sealed = await open(blob, this.options.ring);
     if (sealed.aud !== this.options.audience) {
       throw new StasisError('wrong-binding', `The blob belongs to app "${sealed.aud}", not "${this.options.audience}".`);
     }
     if (sealed.sid !== sid) throw new StasisError('wrong-binding', 'The blob belongs to another session.');
-    if (!binding || !sameSecret(bindingHash(binding), sealed.bid)) {
+    const cookieMatches = binding !== undefined && sameSecret(bindingHash(binding), sealed.bid);
+    if (sealed.kbt !== undefined) {
+      const keyMatches = proof !== undefined && 'kbt' in proof && sameSecret(proof.kbt, sealed.kbt);
+      if (!keyMatches && !(serverHeld && cookieMatches)) {
+        const why = proof === undefined ? 'no proof came with it' : 'problem' in proof ? proof.problem : "the proof's key is another one";
+        throw new StasisError('wrong-binding', `The blob was issued to another browser (it is bound to a key, and ${why}).`);
+      }
+    } else if (!cookieMatches) {
       throw new StasisError('wrong-binding', 'The blob was issued to another browser.');
     }
     if (sealed.exp * 1000 <= this.options.now()) throw new StasisError('expired', 'The blob has expired.');

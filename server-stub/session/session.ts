@@ -70,6 +70,11 @@ export class Session implements SessionContext {
   lastActivity = 0;
   /** Random id of this live object, sealed into its blobs: a checkpoint of it is never newer than it. */
   readonly incarnation = randomBytes(9).toString('base64url');
+  /**
+   * Thumbprint of the binding key a verified proof showed for this session (its hibernate, or the resume it
+   * came from): sealed into every blob of it, the ones the server pushes too.
+   */
+  kbt: string | undefined;
   /** Digest of the values of the last checkpoint pushed, so an unchanged session is not pushed again. */
   checkpointDigest: string | undefined;
   /** Failed attempts to move this session into the server store after its channel dropped. */

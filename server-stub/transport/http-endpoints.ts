@@ -18,6 +18,7 @@ import type { SessionManager } from '../session/session-manager.js';
 import { bindingHash } from '../session/session-sealer.js';
 import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
+import { verifyProof, type ProofResult } from './proof.js';
 import { BodyTimeoutError, readJsonBody, RequestAbortedError, type ParsedBody } from './request-body.js';
 import { failoverEndpoint } from './failover-endpoint.js';
 import { createAssetHandler } from './page-assets.js';
@@ -117,35 +118,58 @@ export function createHttpHandler(
           if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
           const existing = readBindingCookie(req, config.cookieName);
           const binding = existing ?? newBindingSecret();
-          const answer = await manager.hibernate(body.sid, binding, { keepChannels: body.keepChannels === true });
+          // A valid proof binds the blob to the browser's key too; a bad one leaves it bound to the cookie only.
+          const proof = body.proof === undefined ? undefined : verifyProof(body.proof, { htu: url.pathname, nowSeconds: Math.floor(now() / 1000) });
+          if (proof && 'problem' in proof) logger.debug?.(`hibernate ${String(body.sid).slice(0, 6)}: proof not used: ${proof.problem}`);
+          const kbt = proof && 'kbt' in proof ? proof.kbt : undefined;
+          const answer = await manager.hibernate(body.sid, binding, { keepChannels: body.keepChannels === true, ...(kbt ? { kbt } : {}) });
           manager.metrics.hibernation('request', 'ok', answer.blob.length);
           // Only once a blob depends on it.
           if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
           reply(200, answer);
         } else {
-          const binding = readBindingCookie(req, config.cookieName);
+          const cookie = readBindingCookie(req, config.cookieName);
           const address = clientAddress(req, config.trustProxy);
-          const browser = binding ? bindingHash(binding) : undefined;
+          // The browser's identity for the failure limit: the key of a valid proof, else the cookie's hash.
+          let browser = cookie ? bindingHash(cookie) : undefined;
           const wait = Math.max(
             failuresByAddress.retryAfterSeconds(address),
             browser ? failuresByBrowser.retryAfterSeconds(browser) : 0,
           );
-          if (wait > 0) {
+          const refuse = (wait: number) => {
             manager.metrics.resume('rate-limited');
-            req.resume();
             res.setHeader('Retry-After', String(wait));
             reply(HTTP_STATUS['rate-limited'], {
               outcome: 'rate-limited',
               message: `Too many failed resumes; try again in ${wait} s.`,
               retryAfterSeconds: wait,
             } satisfies Failure);
+          };
+          if (wait > 0) {
+            req.resume();
+            refuse(wait);
             return true;
           }
           try {
             const body = await readJson();
             if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
             if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
-            reply(200, await manager.resume(body.sid, body.blob, binding));
+            const proof: ProofResult | undefined =
+              body.proof === undefined ? undefined : verifyProof(body.proof, { htu: url.pathname, nowSeconds: Math.floor(now() / 1000), blob: body.blob });
+            if (proof && 'kbt' in proof) {
+              browser = `key:${proof.kbt}`;
+              const keyWait = failuresByBrowser.retryAfterSeconds(browser);
+              if (keyWait > 0) {
+                refuse(keyWait);
+                return true;
+              }
+            }
+            // A browser killed before it wrote its cookie to disk comes back without one: a key-bound blob still
+            // resumes, and the session is bound to a new cookie (its live channel needs one).
+            const binding = cookie ?? (proof && 'kbt' in proof ? newBindingSecret() : undefined);
+            const answer = await manager.resume(body.sid, body.blob, binding, proof);
+            if (!cookie && binding) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
+            reply(200, answer);
             manager.metrics.resume('ok');
             bailout.record('ok');
           } catch (error) {

@@ -5,6 +5,7 @@ import {
   readBlobHeader,
   type HibernateRequest,
   type HibernateResponse,
+  type ResumeRequest,
   type ResumeResponse,
 } from '../protocol/index.js';
 import type {
@@ -16,6 +17,7 @@ import type {
 } from '../protocol/custody.js';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { BlobStore, VaultRecord } from './vault.js';
+import { BindingKey, type BindingKeyStore } from './binding-key.js';
 
 export interface CustodianOptions {
   /** Opens the vault; called lazily and again after a failure. */
@@ -26,6 +28,11 @@ export interface CustodianOptions {
   /** Page fallback: let the hibernate request outlive the page (64 KiB budget; the request body is tiny). */
   keepalive?: boolean;
   now?: () => number;
+  /**
+   * Signs the key-binding proofs (docs/protocol.md, "Key binding"). Default: a key kept in the vault (none for
+   * a vault without a key store, i.e. memory custody: cookie-only binding); `false`: no proofs.
+   */
+  bindingKey?: BindingKey | false;
 }
 
 /**
@@ -42,10 +49,34 @@ export class Custodian implements CustodyApi {
   readonly #resumedTo = new Map<string, number>();
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
+  readonly #binding: BindingKey | undefined;
 
   constructor(private readonly options: CustodianOptions) {
     this.#fetch = options.fetch ?? ((...args) => fetch(...args));
     this.#now = options.now ?? Date.now;
+    this.#binding = options.bindingKey === false ? undefined : (options.bindingKey ?? new BindingKey(this.#vaultKeys(), undefined, this.#now));
+  }
+
+  /** The vault's key store, through whatever vault connection is current. */
+  #vaultKeys(): BindingKeyStore {
+    const keys = async () => {
+      const store = (await this.#openVault()).keys;
+      if (!store) throw Object.assign(new Error('this custody keeps no binding key (memory)'), { name: 'NotSupportedError' });
+      return store;
+    };
+    return {
+      getBindingKey: async () => (await keys()).getBindingKey(),
+      addBindingKey: async (key) => (await keys()).addBindingKey(key),
+    };
+  }
+
+  /** A key-binding proof for `route`, or undefined (no key here, or signing failed: the cookie binds alone). */
+  async #prove(endpoint: string, route: string, blob?: string): Promise<string | undefined> {
+    try {
+      return await this.#binding?.prove(endpoint.replace(/\/+$/, '') + route, blob);
+    } catch {
+      return undefined;
+    }
   }
 
   hibernate(request: CustodyRequest): Promise<HibernateResult> {
@@ -80,7 +111,12 @@ export class Custodian implements CustodyApi {
   }
 
   async #hibernateNow(request: CustodyRequest, vault: BlobStore): Promise<HibernateResult> {
-    const body: HibernateRequest = { sid: request.sid, ...(request.keepChannels ? { keepChannels: true } : {}) };
+    const proof = await this.#prove(request.endpoint, ROUTES.hibernate);
+    const body: HibernateRequest = {
+      sid: request.sid,
+      ...(request.keepChannels ? { keepChannels: true } : {}),
+      ...(proof ? { proof } : {}),
+    };
     const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, body, true);
     if (answer.outcome === 'unavailable') {
       // Offline or server down: the session is still live there. Remember to hand it over later.
@@ -134,10 +170,11 @@ export class Custodian implements CustodyApi {
         await forget();
         return { outcome: 'expired', message: 'The stored session expired before it was resumed.' };
       }
+      const proof = await this.#prove(request.endpoint, ROUTES.resume, record.blob);
       const answer = await this.#post<ResumeResponse>(
         request.endpoint,
         ROUTES.resume,
-        { sid: request.sid, blob: record.blob },
+        { sid: request.sid, blob: record.blob, ...(proof ? { proof } : {}) } satisfies ResumeRequest,
         false,
       );
       if (answer.outcome === 'ok' && (answer.sid !== request.sid || !Number.isSafeInteger(answer.gen))) {
@@ -209,6 +246,8 @@ export class Custodian implements CustodyApi {
         vault.onClose(() => {
           if (this.#vault === opening) this.#vault = undefined;
         });
+        // Make (or load) the binding key now, off the hibernate's path: a page fallback hiding may freeze soon.
+        if (vault.keys) void this.#binding?.warm();
         return vault;
       },
       (error: unknown) => {

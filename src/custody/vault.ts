@@ -1,4 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { BINDING_KEY_ID, type BindingKeyStore, type StoredBindingKey } from './binding-key.js';
 
 /** One stored blob. `gen` and `exp` are the blob header's readable copies, for housekeeping without a key. */
 export interface VaultRecord {
@@ -33,15 +34,19 @@ export interface BlobStore {
   /** Called once when the store can no longer be used (connection closed); open a new one then. */
   onClose(listener: () => void): void;
   close(): void;
+  /** The browser's binding key (IndexedDB only: memory custody binds by the cookie alone). */
+  readonly keys?: BindingKeyStore;
 }
 
 interface VaultSchema extends DBSchema {
   blobs: { key: string; value: VaultRecord; indexes: { exp: number } };
   pending: { key: string; value: PendingHibernate };
+  keys: { key: string; value: StoredBindingKey };
 }
 
 export const VAULT_DB = 'stasis-vault';
-const VERSION = 2;
+/** 3: the `keys` store (the binding key). A version 2 vault is upgraded in place; its blobs stay. */
+const VERSION = 3;
 
 /** Blob storage in IndexedDB, keyed by sid. The same code runs in the service worker and, as a fallback, in the page. */
 export class Vault implements BlobStore {
@@ -50,12 +55,26 @@ export class Vault implements BlobStore {
 
   private constructor(private readonly db: IDBPDatabase<VaultSchema>) {}
 
+  readonly keys: BindingKeyStore = {
+    getBindingKey: () => this.db.get('keys', BINDING_KEY_ID),
+    addBindingKey: async (key) => {
+      // Strict, and one transaction: on disk before any blob bound to it, and one key even if the worker and a
+      // page fallback make theirs at once (the second finds the first's).
+      const tx = this.db.transaction('keys', 'readwrite', { durability: 'strict' });
+      const kept = await tx.store.get(key.id);
+      if (!kept) await tx.store.add(key);
+      await tx.done;
+      return kept ?? key;
+    },
+  };
+
   static async open(name = VAULT_DB): Promise<Vault> {
     let vault: Vault | undefined;
     const db = await openDB<VaultSchema>(name, VERSION, {
       upgrade(db, oldVersion) {
         if (oldVersion < 1) db.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
         if (oldVersion < 2) db.createObjectStore('pending', { keyPath: 'sid' });
+        if (oldVersion < 3) db.createObjectStore('keys', { keyPath: 'id' });
       },
       // Another context wants a newer version: step aside instead of blocking it.
       blocking: () => vault?.close(),

@@ -108,6 +108,11 @@ export function isSid(value: unknown): value is string {
 export interface HibernateRequest {
   sid: string;
   /**
+   * Key binding (optional): a proof of possession of the browser's binding key (see PROOF_TYPE). A valid one
+   * binds the blob to the key's thumbprint (`kbt`); without one the blob is bound to the cookie only.
+   */
+  proof?: string;
+  /**
    * Leave the session's live channels open instead of closing them with 4001 (they are detached from the
    * session). Pages entering the back/forward cache ask for this: the browser closes their sockets itself.
    */
@@ -142,6 +147,27 @@ export type HibernateResponse = HibernateOk | Failure;
 export interface ResumeRequest {
   sid: string;
   blob: string;
+  /** Required for a blob bound to a key: a proof by that key, over this request and this blob (`bh`). */
+  proof?: string;
+}
+
+/**
+ * The key-binding proof (docs/protocol.md, "Key binding"; the shape of an RFC 9449 DPoP proof): a compact JWS,
+ * header `{ typ: PROOF_TYPE, alg: 'ES256', jwk: <the public key, EC P-256> }`, payload
+ * `{ htm: 'POST', htu: <the request URL's path>, iat: <seconds>, jti: <random>, bh?: <base64url SHA-256 of
+ * the blob string: resume only> }`, signed by the browser's non-extractable key.
+ */
+export const PROOF_TYPE = 'stasis-proof+jwt';
+/** How far a proof's `iat` may be from the server's clock, either way, in seconds. */
+export const PROOF_MAX_SKEW_SECONDS = 120;
+
+/** The payload of a key-binding proof. */
+export interface ProofClaims {
+  htm: 'POST';
+  htu: string;
+  iat: number;
+  jti: string;
+  bh?: string;
 }
 
 export interface ResumeOk {

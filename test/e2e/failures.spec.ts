@@ -13,6 +13,7 @@ import {
   waitForLive,
   waitForState,
   writeVault,
+  proofInPage,
 } from './support/demo.js';
 import { CdpBrowser, type Tab } from './support/cdp-browser.js';
 
@@ -96,15 +97,19 @@ test('g. the same blob resumed twice: the second answers `replayed`, no crash, n
   await a.show();
   await waitForLive(a, 2);
 
-  // 1. The raw protocol: the same request again, from the same browser (same binding cookie).
+  // 1. The raw protocol: the same request again, from the same browser (same binding cookie, a proof by the
+  //    same key: the binding holds, the ledger refuses).
+  const proof = await proofInPage(a, '/stasis/resume', copy.blob);
+  expect(proof).toBeDefined();
   const again = await a.evaluate(
     (body) => fetch('/stasis/resume', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body }).then(async (r) => ({ status: r.status, json: await r.json() })),
-    JSON.stringify({ sid, blob: copy.blob }),
+    JSON.stringify({ sid, blob: copy.blob, proof }),
   );
   expect(again).toMatchObject({ status: 409, json: { outcome: 'replayed' } });
 
   // 2. Through the SDK, from another browser that stole both the blob and the binding cookie, planted
-  //    under the first tab's sid: it must get `replayed` and a fresh session of its own.
+  //    under the first tab's sid: the blob is bound to the first browser's key, so the binding check (before
+  //    the ledger) answers `wrong-binding`; a fresh session of its own.
   const thief = await CdpBrowser.launch();
   try {
     const { cookies } = await cdp.send('Storage.getCookies');
@@ -115,7 +120,7 @@ test('g. the same blob resumed twice: the second answers `replayed`, no crash, n
     await writeVault(b, copy);
     await b.goto(`${server.url}/`);
     await waitForLive(b, 1);
-    expect(await b.evaluate(() => (window as any).Stasis.status.lastOutcome)).toBe('replayed');
+    expect(await b.evaluate(() => (window as any).Stasis.status.lastOutcome)).toBe('wrong-binding');
     expect(await sidOf(b)).not.toBe(sid); // never shares the first tab's session
     expect((await readDemo(b)).cart).toEqual({ notebook: '0', pen: '0', tape: '0', stamp: '0' });
   } finally {

@@ -116,11 +116,12 @@ export function writeVault(tab: Evaluator, record: { sid: string; blob: string; 
   return tab.evaluate(
     (r) =>
       new Promise<void>((resolve, reject) => {
-        const request = indexedDB.open('stasis-vault', 2);
+        const request = indexedDB.open('stasis-vault', 3);
         // A browser that never ran Stasis has no vault yet: create it as src/custody/vault.ts does.
         request.onupgradeneeded = () => {
           request.result.createObjectStore('blobs', { keyPath: 'sid' }).createIndex('exp', 'exp');
           request.result.createObjectStore('pending', { keyPath: 'sid' });
+          request.result.createObjectStore('keys', { keyPath: 'id' });
         };
         request.onsuccess = () => {
           const db = request.result;
@@ -157,4 +158,37 @@ export async function hideUntilHibernated(tab: Tab): Promise<Tab> {
   const front = await tab.hide();
   await waitForState(tab, 'hibernated');
   return front;
+}
+
+/**
+ * A key-binding proof made by page script with the key the custodian keeps in this profile's vault: script of
+ * the site's origin can use the key (it cannot export it; docs/security.md). Undefined when there is no key.
+ */
+export function proofInPage(tab: Evaluator, path: string, blob?: string): Promise<string | undefined> {
+  return tab.evaluate(
+    async (htu, body) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('stasis-vault');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error ?? new Error('indexedDB.open failed'));
+      });
+      if (!db.objectStoreNames.contains('keys')) return undefined;
+      const key = await new Promise<any>((resolve, reject) => {
+        const get = db.transaction('keys').objectStore('keys').get('binding');
+        get.onsuccess = () => resolve(get.result);
+        get.onerror = () => reject(get.error ?? new Error('key read failed'));
+      });
+      db.close();
+      if (!key) return undefined;
+      const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const enc = (value: unknown) => b64(new TextEncoder().encode(JSON.stringify(value)));
+      const bh = body === undefined ? undefined : b64(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body))));
+      const payload = { htm: 'POST', htu, iat: Math.floor(Date.now() / 1000), jti: crypto.randomUUID(), ...(bh ? { bh } : {}) };
+      const input = `${enc({ typ: 'stasis-proof+jwt', alg: 'ES256', jwk: key.jwk })}.${enc(payload)}`;
+      const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new TextEncoder().encode(input));
+      return `${input}.${b64(new Uint8Array(signature))}`;
+    },
+    path,
+    blob,
+  );
 }

@@ -14,8 +14,8 @@ const RESUME_URL = `${ENDPOINT}/resume`;
 
 /** Every request msw saw (handled or not), in arrival order. */
 const seen: Array<{ method: string; url: string }> = [];
-/** Bodies the handlers read, in arrival order. */
-const bodies: Array<{ url: string; body: unknown; contentType: string | null }> = [];
+/** Bodies the handlers read, in arrival order; the key-binding proof apart (see binding-key.test.ts). */
+const bodies: Array<{ url: string; body: unknown; proof: unknown; contentType: string | null }> = [];
 const openedVaults: Vault[] = [];
 
 const server = setupServer();
@@ -40,8 +40,9 @@ afterAll(() => server.close());
 // ---- helpers ----
 
 async function readBody(request: Request): Promise<unknown> {
-  const body = (await request.json()) as unknown;
-  bodies.push({ url: request.url, body, contentType: request.headers.get('content-type') });
+  const body = (await request.json()) as Record<string, unknown>;
+  const { proof, ...rest } = body;
+  bodies.push({ url: request.url, body: rest, proof, contentType: request.headers.get('content-type') });
   return body;
 }
 
@@ -156,7 +157,7 @@ describe('Custodian.hibernate', () => {
     const sid = makeSid();
     await custodian.hibernate({ endpoint: ENDPOINT, sid });
     expect(seen).toEqual([{ method: 'POST', url: HIBERNATE_URL }]);
-    expect(bodies).toEqual([{ url: HIBERNATE_URL, body: { sid }, contentType: 'application/json' }]);
+    expect(bodies).toEqual([{ url: HIBERNATE_URL, body: { sid }, proof: expect.any(String), contentType: 'application/json' }]);
   });
 
   it('ignores trailing slashes on the endpoint', async () => {
@@ -365,7 +366,7 @@ describe('Custodian.resume', () => {
 
     expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 8 });
     expect(seen).toEqual([{ method: 'POST', url: RESUME_URL }]);
-    expect(bodies).toEqual([{ url: RESUME_URL, body: { sid, blob: record.blob }, contentType: 'application/json' }]);
+    expect(bodies).toEqual([{ url: RESUME_URL, body: { sid, blob: record.blob }, proof: expect.any(String), contentType: 'application/json' }]);
     expect(await inspect.get(sid)).toBeUndefined();
     expect(await custodian.peek(sid)).toBeUndefined();
   });
