@@ -75,7 +75,7 @@ export class SessionSealer {
       throw new StasisError('wrong-binding', `The blob belongs to app "${sealed.aud}", not "${this.options.audience}".`);
     }
     if (sealed.sid !== sid) throw new StasisError('wrong-binding', 'The blob belongs to another session.');
-    const cookieMatches = binding !== undefined && sameSecret(bindingHash(binding), sealed.bid);
+    const cookieMatches = !!binding && sameSecret(bindingHash(binding), sealed.bid); // an empty cookie is none
     if (sealed.kbt !== undefined) {
       const keyMatches = proof !== undefined && 'kbt' in proof && sameSecret(proof.kbt, sealed.kbt);
       if (!keyMatches && !(serverHeld && cookieMatches)) {

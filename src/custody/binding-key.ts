@@ -35,7 +35,8 @@ export class BindingKey {
 
   constructor(
     private readonly store: BindingKeyStore,
-    private readonly subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle,
+    /** null: no WebCrypto here (an insecure context): no proofs. */
+    private readonly subtle: SubtleCrypto | null = globalThis.crypto?.subtle ?? null,
     private readonly now: () => number = Date.now,
   ) {}
 

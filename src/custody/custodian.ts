@@ -54,7 +54,7 @@ export class Custodian implements CustodyApi {
   constructor(private readonly options: CustodianOptions) {
     this.#fetch = options.fetch ?? ((...args) => fetch(...args));
     this.#now = options.now ?? Date.now;
-    this.#binding = options.bindingKey === false ? undefined : (options.bindingKey ?? new BindingKey(this.#vaultKeys(), undefined, this.#now));
+    this.#binding = options.bindingKey === false ? undefined : (options.bindingKey ?? new BindingKey(this.#vaultKeys(), globalThis.crypto?.subtle ?? null, this.#now));
   }
 
   /** The vault's key store, through whatever vault connection is current. */
