@@ -12,6 +12,7 @@ import { browserGroup } from './requirements/browser.js';
 import { cookieGroup } from './requirements/cookie.js';
 import { forgedGroup } from './requirements/forged.js';
 import { httpGroup } from './requirements/http.js';
+import { keyBindingGroup } from './requirements/key-binding.js';
 import { ledgerGroup } from './requirements/ledger.js';
 import { liveGroup } from './requirements/live.js';
 import { rateLimitGroup } from './requirements/rate-limit.js';
@@ -28,6 +29,7 @@ export const GROUPS: readonly Group[] = [
   cookieGroup,
   liveGroup,
   ledgerGroup,
+  keyBindingGroup,
   capsGroup,
   blobGroup,
   forgedGroup,

@@ -9,6 +9,7 @@ import { MemoryLedger, type Ledger } from '../../../server-stub/index.js';
 import { openBlob, sealBlob } from '../../../server-stub/conformance/jwe.js';
 import { runConformance, type ConformanceReport } from '../../../server-stub/conformance/runner.js';
 import { loadVectors } from '../../../server-stub/conformance/vectors.js';
+import { makeProof, makeProofKey } from '../../../server-stub/conformance/proof.js';
 import { startProxy, replyJson, type Proxy, type ProxyRules } from './proxy.js';
 import { startReference, type Running } from './reference-server.js';
 
@@ -43,8 +44,11 @@ describe('stasis-conformance against wrong servers', () => {
   it('control: through a pass-through proxy the reference passes every requirement the variants break', async () => {
     const proxy = await proxied({});
     const ids = ['BLOB-REFUSE-ZIP', 'HTTP-WRONG-METHOD', 'LEDGER-STALE', 'COOKIE-MAX-AGE', 'HTTP-STATUS-REPLAYED', 'LEDGER-REPLAYED'];
-    const report = await run(proxy.base, ids);
+    const report = await run(proxy.base, [...ids, 'KEY-']);
     for (const id of ids) expect(statusOf(report, id), id).toMatch(/^PASS/);
+    const keyIds = report.results.filter((r) => r.id.startsWith('KEY-')).map((r) => r.id);
+    expect(keyIds).toHaveLength(7);
+    for (const id of keyIds) expect(statusOf(report, id), id).toMatch(/^PASS/);
   }, 60_000);
 
   it('1. a server that accepts a `zip` header fails BLOB-REFUSE-ZIP', async () => {
@@ -118,5 +122,29 @@ describe('stasis-conformance against wrong servers', () => {
     const report = await run(proxy.base, ['LEDGER-REPLAYED', 'HTTP-STATUS-REPLAYED']);
     expect(statusOf(report, 'HTTP-STATUS-REPLAYED')).toMatch(/^FAIL: resume: 400 \{"outcome":"replayed"/);
     expect(statusOf(report, 'LEDGER-REPLAYED')).toMatch(/^PASS/); // the outcome itself is right
+  }, 60_000);
+
+  it('6. a server that ignores the proof (binds the blob to a key, but lets any request resume it) fails the KEY- refusals', async () => {
+    // The proxy signs every hibernate and resume with a key of its own, whatever proof the tool sent (none, another
+    // key's, a stale one): the server behind it sees a valid proof each time, as a server that ignores it would.
+    const own = makeProofKey();
+    const proxy = await proxied({
+      request(path, body) {
+        const route = /\/(hibernate|resume)$/.exec(path)?.[1];
+        if (!route) return body;
+        const json = JSON.parse(body.toString('utf8')) as { blob?: unknown };
+        const blob = typeof json.blob === 'string' ? json.blob : undefined;
+        const proof = makeProof(own, { htu: `/stasis/${route}`, iat: Math.floor(Date.now() / 1000), ...(blob === undefined ? {} : { blob }) });
+        return Buffer.from(JSON.stringify({ ...json, proof }));
+      },
+    });
+    const report = await run(proxy.base, ['KEY-']);
+    expect(statusOf(report, 'KEY-BOUND-NO-COOKIE')).toMatch(/^PASS/);
+    // The first refusal is answered `ok` (and uses the blob up); the others then get `replayed`: all FAIL.
+    expect(statusOf(report, 'KEY-BOUND-NO-PROOF')).toMatch(/^FAIL: its cookie, no proof: 200 \{"outcome":"ok"/);
+    for (const id of ['KEY-BOUND-OTHER-KEY', 'KEY-PROOF-HTU', 'KEY-PROOF-IAT', 'KEY-PROOF-BH', 'KEY-REFUSAL-KEEPS-BLOB']) {
+      expect(statusOf(report, id), id).toMatch(/^FAIL: /);
+    }
+    expect(report.ok).toBe(true); // SHOULD failures do not fail the run
   }, 60_000);
 });
