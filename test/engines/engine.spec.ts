@@ -3,7 +3,11 @@
  * (Firefox: another tab in front; WebKit: the window minimised), so what Chromium's suite proves holds in the
  * other engines too. Each project (firefox, webkit) runs every test here; see playwright.config.ts.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { probeCapabilities, recordMeasured } from '../support/measured.js';
+import { launchFirefoxBrowser, type FirefoxBrowser } from './drivers/firefox.js';
 import { expect, test } from './support/fixtures.js';
 import { CuttableProxy } from './support/cuttable-proxy.js';
 import type { EngineBrowser, EngineTab } from './support/engine-browser.js';
@@ -82,6 +86,55 @@ test('closed right after hiding: the blob stays stored, and a new tab adopts it 
   await waitForLive(next, 2);
   expect(await sidOf(next)).toBe(sid);
   expectSameState(await readDemo(next), before);
+});
+
+test('killed (SIGKILL) within 2 s of the first load and hide, restarted on the same profile: the exact state returns (key binding)', async ({ server }, testInfo) => {
+  // WebKitGTK's MiniBrowser in --automation mode keeps all website data in memory (an ephemeral data manager, see
+  // drivers/webkit.ts): a killed browser leaves no blob, key or cookie behind, so there is nothing to restart on.
+  test.skip(testInfo.project.name === 'webkit', 'WebKitWebDriver runs MiniBrowser with ephemeral (memory-only) website data: no profile survives a kill');
+  test.setTimeout(90_000);
+  const profileDir = await mkdtemp(join(tmpdir(), 'stasis-firefox-kill-'));
+  let browser: FirefoxBrowser = await launchFirefoxBrowser({ profileDir });
+  try {
+    const loadedAt = Date.now();
+    const { tab, before, sid } = await openFilledCheckout(browser, `${server.url}/`);
+    const hiddenAt = Date.now();
+    await hideUntilHibernated(tab);
+    expect((await readVault(tab, sid))?.gen).toBe(1);
+    // The binding key is a CryptoKey kept in the vault (not a fallback to the cookie alone), non-extractable.
+    const key = await tab.evaluate(
+      () =>
+        new Promise<unknown>((resolve, reject) => {
+          const request = indexedDB.open('stasis-vault');
+          request.onerror = () => reject(request.error ?? new Error('indexedDB.open failed'));
+          request.onsuccess = () => {
+            const db = request.result;
+            if (!db.objectStoreNames.contains('keys')) return resolve(null);
+            const get = db.transaction('keys').objectStore('keys').get('binding');
+            get.onsuccess = () => {
+              db.close();
+              const kept = get.result as { privateKey?: CryptoKey } | undefined;
+              resolve(kept?.privateKey instanceof CryptoKey ? { type: kept.privateKey.type, extractable: kept.privateKey.extractable } : null);
+            };
+          };
+        }),
+    );
+    expect(key).toEqual({ type: 'private', extractable: false });
+    const killedAt = Date.now();
+    await browser.kill();
+    console.log(`firefox killed ${killedAt - hiddenAt} ms after the hide, ${killedAt - loadedAt} ms after the first load`);
+    expect(killedAt - hiddenAt).toBeLessThan(2000);
+
+    browser = await launchFirefoxBrowser({ profileDir });
+    const first = await browser.newTab(`${server.url}/`);
+    await waitForLive(first, 2, 20_000);
+    expect(await sidOf(first)).toBe(sid);
+    expectSameState(await readDemo(first), before);
+    expect(await first.evaluate(() => (window as any).Stasis.status.lastOutcome)).toBe('ok');
+  } finally {
+    await browser.close();
+    await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
+  }
 });
 
 test('offline on return: the resume keeps the blob and waits; back online it restores the exact state', async ({ server, engine }) => {

@@ -21,6 +21,16 @@ export interface FirefoxBrowser extends EngineBrowser {
   /** The main process id, also the process group of every Firefox process (puppeteer starts it detached). */
   readonly pid: number;
   readonly profileDir: string;
+  /**
+   * SIGKILLs every Firefox process (as the OS kills a browser) and waits until they are gone; the profile stays
+   * on disk (a crash), for a launch on the same `profileDir`. close() after it only cleans up.
+   */
+  kill(): Promise<void>;
+}
+
+export interface FirefoxLaunchOptions {
+  /** An existing profile directory (kept by close(); the caller removes it). Default: a fresh temporary one. */
+  profileDir?: string;
 }
 
 /** What the BiDi connection puppeteer-core made looks like to us (puppeteer types it per command). */
@@ -203,8 +213,9 @@ class FirefoxTab implements EngineTab {
   }
 }
 
-export async function launchFirefoxBrowser(): Promise<FirefoxBrowser> {
-  const profileDir = await mkdtemp(join(tmpdir(), 'stasis-firefox-'));
+export async function launchFirefoxBrowser(options: FirefoxLaunchOptions = {}): Promise<FirefoxBrowser> {
+  const ownProfile = options.profileDir === undefined;
+  const profileDir = options.profileDir ?? (await mkdtemp(join(tmpdir(), 'stasis-firefox-')));
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
@@ -218,7 +229,7 @@ export async function launchFirefoxBrowser(): Promise<FirefoxBrowser> {
       env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
     });
   } catch (error) {
-    await rm(profileDir, { recursive: true, force: true });
+    if (ownProfile) await rm(profileDir, { recursive: true, force: true });
     throw error;
   }
   const pid = browser.process()!.pid!;
@@ -260,8 +271,19 @@ export async function launchFirefoxBrowser(): Promise<FirefoxBrowser> {
           await sleep(50);
         }
       } finally {
-        await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
+        if (ownProfile) await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
       }
+    },
+    async kill() {
+      if (closed) return;
+      closed = true;
+      killGroup(pid);
+      for (let i = 0; (await processGroup(pid)).length > 0; i++) {
+        if (i === 100) throw new Error(`Firefox processes left after SIGKILL: ${(await processGroup(pid)).join(' ')}`);
+        await sleep(50);
+      }
+      browser.disconnect().catch(() => undefined);
+      if (ownProfile) await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   if (display !== undefined) {
