@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { benchBrowser, type BrowserResult } from './browser.js';
 import { benchDrainStorm, type DrainResult } from './drain-storm.js';
 import { benchMemory, type MemoryResult } from './memory.js';
-import { benchServerCost, type CostRow } from './server-cost.js';
+import { benchProofCost, benchServerCost, type CostRow, type ProofCostRow } from './server-cost.js';
 import { round } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,6 +48,11 @@ async function main(): Promise<void> {
     iterations: (bytes) => (smoke ? 5 : bytes <= 1024 ? 3000 : bytes <= 100 * 1024 ? 400 : 60),
   });
 
+  log('key binding: resume with a proof vs without…');
+  const proofCost: ProofCostRow[] = await benchProofCost({
+    iterations: (bytes) => (smoke ? 5 : bytes <= 1024 ? 2000 : bytes <= 100 * 1024 ? 300 : 40),
+  });
+
   log('memory…');
   const memory: MemoryResult = await benchMemory({ sessions: smoke ? 200 : 10_000 });
 
@@ -72,6 +77,11 @@ async function main(): Promise<void> {
       measured: `hibernate ${r.hibernateRatio}×, resume ${r.resumeRatio}×`,
       met: r.hibernateRatio <= 2 && r.resumeRatio <= 2,
     })),
+    ...proofCost.map((r) => ({
+      goal: `key binding adds ≤ 1 ms to a resume at p50 (${r.size})`,
+      measured: `${signed(r.addedP50Ms)} ms (${r.ratio}×)`,
+      met: r.addedP50Ms <= 1,
+    })),
     { goal: 'hide → durable p95 ≤ 15 ms at 100 KB', measured: `${at100.hideToDurable.p95} ms`, met: at100.hideToDurable.p95 <= 15 },
     { goal: 'show → restored p95 ≤ 25 ms at 100 KB', measured: `${at100.showToRestored.p95} ms`, met: at100.showToRestored.p95 <= 25 },
     { goal: 'restored ≥ 10× faster than reload + cold start (p50, 100 KB)', measured: `${restoredVsCold}×`, met: restoredVsCold >= 10 },
@@ -84,7 +94,7 @@ async function main(): Promise<void> {
     { goal: 'dist/stasis.js ≤ 8 KB min+gzip', measured: `${size.stasisJsGzip} B`, met: size.stasisJsGzip <= 8 * 1024 },
   ];
 
-  const results = { machine, size, blobPerStateByte, cost, memory, drain, browser, goals, seconds: Math.round((Date.now() - started) / 1000) };
+  const results = { machine, size, blobPerStateByte, cost, proofCost, memory, drain, browser, goals, seconds: Math.round((Date.now() - started) / 1000) };
   const table = render(results);
   console.log(`\n${table}`);
   if (!smoke) {
@@ -100,6 +110,7 @@ type Results = {
   size: { stasisJsGzip: number; stasisSwJsGzip: number };
   blobPerStateByte: string;
   cost: CostRow[];
+  proofCost: ProofCostRow[];
   memory: MemoryResult;
   drain: DrainResult;
   browser: BrowserResult;
@@ -119,6 +130,15 @@ function render(r: Results): string {
     ...r.cost.map(
       (c) =>
         `| ${c.size} | ${c.blobBytes} B | ${c.hibernatePerSecond} | ${c.limitSealPerSecond} | ${c.hibernateRatio}× | ${c.resumePerSecond} | ${c.limitOpenPerSecond} | ${c.resumeRatio}× |`,
+    ),
+    '',
+    '### Key binding: server resume with a proof vs without (one core; ms per resume)',
+    '',
+    '| state | with proof p50 / p95 | without p50 / p95 | verifyProof alone p50 | added at p50 | ratio |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.proofCost.map(
+      (k) =>
+        `| ${k.size} | ${k.withProof.p50} / ${k.withProof.p95} | ${k.withoutProof.p50} / ${k.withoutProof.p95} | ${k.verifyOnly.p50} | ${signed(k.addedP50Ms)} | ${k.ratio}× |`,
     ),
     '',
     '### Browser (Chromium, raw CDP tab switches; ms)',
@@ -160,6 +180,9 @@ percentiles, never as timing assertions in tests. How each number is taken:
   and \`resume\` (open, verify, consume the jti, decode, rebuild the session) one after another, against
   node:crypto AES-256-GCM + base64url over the same number of plaintext bytes. The state is one persisted
   text value of the given size.
+- **Key binding**: blobs sealed key-bound, resumed with a proof (\`verifyProof\` as the endpoint runs it:
+  ES256 verify, SHA-256 of the blob, thumbprint; then the resume, with no cookie), alternating with blobs sealed
+  by the cookie and resumed without a proof. Proofs are signed beforehand (signing is the browser's cost).
 - **Hide → durable**: a real tab switch over raw CDP; from the page's \`visibilitychange\` to the moment the
   page hears from the service worker that the blob is committed (\`durability: 'strict'\`), so it bounds the
   commit from above. **Show → restored**: from \`visible\` to the app's state back in place (its view message
@@ -178,6 +201,11 @@ function chromiumVersion(): string {
   } catch {
     return 'Chromium (version unknown)';
   }
+}
+
+/** `+0.35`, `-0.08`: a difference with its sign. */
+function signed(x: number): string {
+  return x >= 0 ? `+${x}` : String(x);
 }
 
 function log(message: string): void {

@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { createStasisServer, generateKeySpec, silentLogger } from '../server-stub/index.js';
 import type { LiveChannel } from '../server-stub/session/session.js';
 import app from './bench-app.js';
-import { round, SIZES } from './stats.js';
+import { makeProof, makeProofKey } from '../server-stub/conformance/proof.js';
+import { jwkThumbprint, verifyProof } from '../server-stub/transport/proof.js';
+import { round, SIZES, summarize, type Summary } from './stats.js';
 
 export interface CostRow {
   size: string;
@@ -109,4 +111,112 @@ function aesLimit(bytes: number, n: number): { sealMs: number; openMs: number } 
     }
   }
   return { sealMs: sealMs / n, openMs: openMs / n };
+}
+
+export interface ProofCostRow {
+  size: string;
+  blobBytes: number;
+  /** Resume (verify the proof + the whole resume) of key-bound blobs, per request, ms. */
+  withProof: Summary;
+  /** Resume of cookie-bound blobs, no proof, ms. */
+  withoutProof: Summary;
+  /** verifyProof alone (ES256 verify + SHA-256 of the blob + thumbprint), ms. */
+  verifyOnly: Summary;
+  /** p50 with − p50 without, ms; the goal is ≤ 1. */
+  addedP50Ms: number;
+  /** p50 with / p50 without. */
+  ratio: number;
+}
+
+/**
+ * Key binding's cost on the server's resume: blobs sealed key-bound (a hibernate with a proof) resumed with a
+ * proof (verifyProof, as the endpoint runs it, then the resume) against blobs sealed by the cookie only and
+ * resumed without one, alternating one of each so drift hits both. The proofs are signed beforehand: signing
+ * is the browser's cost (the custodian's WebCrypto), not the server's.
+ */
+export async function benchProofCost(options: { iterations: (bytes: number) => number }): Promise<ProofCostRow[]> {
+  const stasis = await createStasisServer({
+    app,
+    keys: generateKeySpec('bench'),
+    logger: silentLogger,
+    maxBlobBytes: 8 << 20,
+    warnBlobBytes: 8 << 20,
+    maxSessionsPerBrowser: Number.MAX_SAFE_INTEGER,
+  });
+  const sessions = stasis.sessions;
+  const key = makeProofKey();
+  const kbt = jwkThumbprint(key.jwk);
+  const htu = '/stasis/resume';
+  const rows: ProofCostRow[] = [];
+  try {
+    for (const size of SIZES) {
+      const n = options.iterations(size.bytes);
+      // Every session has a browser (cookie) of its own, so the per-browser cap's scan costs the same both ways.
+      const bound: Array<{ sid: string; blob: string; proof: string }> = [];
+      const plain: Array<{ sid: string; blob: string; cookie: string }> = [];
+      for (let i = 0; i < n + 3; i++) {
+        for (const keyBound of [true, false]) {
+          const sid = randomBytes(16).toString('base64url');
+          const cookie = randomBytes(24).toString('base64url');
+          const session = await sessions.connect(sid, channel, cookie);
+          await sessions.deliver(session, { type: 'fill', bytes: size.bytes });
+          const sealed = await sessions.hibernate(sid, cookie, keyBound ? { kbt } : {});
+          // As a request body brings it (JSON.parse: a flat string). Without this the proof's hash at setup would
+          // flatten only the key-bound blobs, and the cookie-bound ones would pay for it inside the timed resume.
+          const { blob } = JSON.parse(JSON.stringify({ blob: sealed.blob })) as { blob: string };
+          if (keyBound) bound.push({ sid, blob, proof: makeProof(key, { htu, iat: Math.floor(Date.now() / 1000), blob }) });
+          else plain.push({ sid, blob, cookie });
+        }
+      }
+      const withProof: number[] = [];
+      const withoutProof: number[] = [];
+      const verifyOnly: number[] = [];
+      const resumeBound = async (i: number) => {
+        const b = bound[i]!;
+        const t0 = performance.now();
+        const checked = verifyProof(b.proof, { htu, nowSeconds: Math.floor(Date.now() / 1000), blob: b.blob });
+        const t1 = performance.now();
+        if (!('kbt' in checked)) throw new Error(`bench proof refused: ${checked.problem}`);
+        // No cookie: the key alone binds it; the endpoint then makes a new cookie for the session, as here.
+        await sessions.resume(b.sid, b.blob, randomBytes(24).toString('base64url'), checked);
+        const t2 = performance.now();
+        if (i >= 3) {
+          verifyOnly.push(t1 - t0);
+          withProof.push(t2 - t0);
+        }
+      };
+      const resumePlain = async (i: number) => {
+        const p = plain[i]!;
+        const t0 = performance.now();
+        await sessions.resume(p.sid, p.blob, p.cookie);
+        const t1 = performance.now();
+        if (i >= 3) withoutProof.push(t1 - t0);
+      };
+      // One of each in turn, the order swapped every time (GC and drift land on both); the first 3 warm the JIT.
+      for (let i = 0; i < n + 3; i++) {
+        if (i % 2 === 0) {
+          await resumeBound(i);
+          await resumePlain(i);
+        } else {
+          await resumePlain(i);
+          await resumeBound(i);
+        }
+      }
+      sessions.closeAll();
+      const w = summarize(withProof);
+      const wo = summarize(withoutProof);
+      rows.push({
+        size: size.label,
+        blobBytes: bound[0]!.blob.length,
+        withProof: w,
+        withoutProof: wo,
+        verifyOnly: summarize(verifyOnly),
+        addedP50Ms: round(w.p50 - wo.p50),
+        ratio: round(w.p50 / wo.p50, 2),
+      });
+    }
+  } finally {
+    await stasis.close();
+  }
+  return rows;
 }
