@@ -16,6 +16,7 @@ import {
   expectSameState,
   hideUntilHibernated,
   openFilledCheckout,
+  proofInPage,
   readDemo,
   readVault,
   recordEvents,
@@ -205,12 +206,14 @@ test('a replayed blob answers replayed: the second tab gets a fresh session, the
   const copy = (await readVault(tab, sid))!;
   await tab.show();
   await waitForLive(tab, 2); // the blob is used up
-  // Another tab plants the used blob under a sid of its own choosing and tries it.
+  // Another tab of the same browser tries the used blob again: its binding holds (the same cookie, and a proof
+  // by the same profile's key where the engine keeps one), so the ledger is what refuses it.
   const other = await engine.newTab(`${server.url}/`);
   await waitForLive(other, 1);
+  const proof = await proofInPage(other, '/stasis/resume', copy.blob);
   const answer = await other.evaluate(
     (body) => fetch('/stasis/resume', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() })),
-    { sid: copy.sid, blob: copy.blob },
+    { sid: copy.sid, blob: copy.blob, ...(proof ? { proof } : {}) },
   );
   expect(answer).toMatchObject({ status: 409, json: { outcome: 'replayed' } });
   expect(await sidOf(other)).not.toBe(sid);

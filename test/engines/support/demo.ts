@@ -4,7 +4,7 @@ import { readDemo, sidOf, TYPED, waitForLive, waitForState, type DemoState } fro
 import type { EngineBrowser, EngineTab } from './engine-browser.js';
 
 // The demo helpers of the Chromium suite take any page driver; the engine suite shares them.
-export { expectSameState, readDemo, readVault, sidOf, TYPED, waitForLive, waitForState, writeVault, type DemoState } from '../../e2e/support/demo.js';
+export { expectSameState, proofInPage, readDemo, readVault, sidOf, TYPED, waitForLive, waitForState, writeVault, type DemoState } from '../../e2e/support/demo.js';
 
 /** Fills the cart and every detail field through page events; waits until the server's view shows it all. */
 export async function fillCheckout(tab: EngineTab): Promise<void> {
