@@ -51,6 +51,9 @@ export class Restorer {
   async resume(sid: string, blob: string, binding: string | undefined, proof?: ProofResult): Promise<ResumeOk> {
     const { sealer, metrics } = this.#ctx;
     const sealed = await sealer.verify(sid, blob, binding, proof);
+    // A key-bound blob verifies without a cookie, but the restored session still needs one: its live channel
+    // attaches by it (the HTTP endpoint mints a new one; a direct caller must pass one).
+    if (binding === undefined) throw new StasisError('wrong-binding', 'No binding cookie to attach the restored session to: pass a new binding secret.');
     // The restored session keeps the blob's key binding; an old blob resumed with a valid proof takes it up.
     const kbt = sealed.kbt ?? (proof && 'kbt' in proof ? proof.kbt : undefined);
     let local = this.#pool.get(sid);
@@ -74,7 +77,7 @@ export class Restorer {
       }
     }
     if (source === 'page') {
-      const kept = await this.#peekStored(sid, binding!, { gen: sealed.gen, exp: sealed.exp }, false, proof).catch((error: unknown) => {
+      const kept = await this.#peekStored(sid, binding, { gen: sealed.gen, exp: sealed.exp }, false, proof).catch((error: unknown) => {
         this.#ctx.options.logger.warn(`resume: stores not asked for ${short(sid)}: ${(error as Error).message}`);
         return undefined;
       });
@@ -86,7 +89,7 @@ export class Restorer {
     }
     let session: Session;
     try {
-      session = await this.#restore(newest, binding!, kbt);
+      session = await this.#restore(newest, binding, kbt);
     } catch (error) {
       const code = error instanceof StasisError ? error.code : 'unavailable';
       this.#ctx.debug(sid, `resume: blob gen ${newest.gen} (${source}) refused: ${(error as Error).message}`);
@@ -99,7 +102,7 @@ export class Restorer {
       await this.#removeStored(sid, newestBlob);
       newest = sealed;
       source = 'page';
-      session = await this.#restore(sealed, binding!, kbt);
+      session = await this.#restore(sealed, binding, kbt);
     }
     if (source === 'store') {
       await this.#removeStored(sid, newestBlob);

@@ -206,6 +206,15 @@ describe('key-bound blobs over HTTP', () => {
     expect(replay.json.outcome).toBe('replayed');
   });
 
+  it('SessionManager.resume called directly on a key-bound blob without a cookie answers wrong-binding (a StasisError, not a TypeError); nothing is used up', async () => {
+    const signer = newSigner();
+    const { sid, blob } = await keyBoundBlob(signer);
+    const proof = verifyProof(makeProof(signer, { htu: '/stasis/resume', blob }), { htu: '/stasis/resume', nowSeconds: nowSeconds(), blob });
+    await expect(stasis.sessions.resume(sid, blob, undefined, proof)).rejects.toMatchObject({ name: 'StasisError', code: 'wrong-binding' });
+    const resumed = await post('/stasis/resume', { sid, blob, proof: makeProof(signer, { htu: '/stasis/resume', blob }) });
+    expect(resumed.json).toStrictEqual({ outcome: 'ok', sid, gen: 2 });
+  });
+
   it('a cookie-bound blob (no proof at hibernate) keeps resuming by the cookie; a proof on resume binds the session to the key from then on', async () => {
     const sid = newSid();
     const cookie = await liveSession(sid);
