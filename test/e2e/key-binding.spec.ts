@@ -35,14 +35,15 @@ test('Chromium killed (SIGKILL) within 2 s of the first load and hide, restarted
     // No waiting for the cookie flush: the browser dies right after the blob is on disk.
     const killedAt = Date.now();
     await browser.kill();
-    // Reported, not asserted (no timing asserts): the load includes filling the checkout.
+    // Reported, not asserted (no timing asserts in tests): the load includes filling the checkout.
     console.log(`killed ${killedAt - hiddenAt} ms after the hide, ${killedAt - loadedAt} ms after the first load`);
-    expect(killedAt - hiddenAt).toBeLessThan(2000);
 
     browser = await CdpBrowser.launch({ profileDir });
     const { cookies } = await browser.send('Storage.getCookies');
-    // Reported, not asserted: whether this run lost the binding cookie (it usually does this early).
-    console.log(`binding cookie after restart: ${cookies.some((c: { name: string }) => c.name === 'stasis_bid') ? 'kept' : 'lost'}`);
+    // Reported: whether this run lost the binding cookie (it usually does this early). Whatever the flush did,
+    // the key alone must carry the binding, so the cookie is deleted before the site is reopened.
+    console.log(`binding cookie after restart: ${cookies.some((c: { name: string }) => c.name === 'stasis_bid') ? 'kept' : 'lost'} (deleted now)`);
+    await browser.send('Storage.clearCookies');
     const first = await browser.newTab(`${server.url}/`);
     await waitForLive(first, 2);
     expect(await sidOf(first)).toBe(sid);

@@ -26,6 +26,10 @@ export interface FirefoxBrowser extends EngineBrowser {
    * on disk (a crash), for a launch on the same `profileDir`. close() after it only cleans up.
    */
   kill(): Promise<void>;
+  /** The names of the cookies this profile holds (WebDriver BiDi storage.getCookies). */
+  cookieNames(): Promise<string[]>;
+  /** Deletes every cookie of this profile (storage.deleteCookies), as a cookie file lost in a crash. */
+  deleteCookies(): Promise<void>;
 }
 
 export interface FirefoxLaunchOptions {
@@ -273,6 +277,13 @@ export async function launchFirefoxBrowser(options: FirefoxLaunchOptions = {}): 
       } finally {
         if (ownProfile) await rm(profileDir, { recursive: true, force: true, maxRetries: 3 });
       }
+    },
+    async cookieNames() {
+      const { cookies } = await send<{ cookies: { name: string }[] }>('storage.getCookies', {});
+      return cookies.map((cookie) => cookie.name);
+    },
+    async deleteCookies() {
+      await send('storage.deleteCookies', {});
     },
     async kill() {
       if (closed) return;
