@@ -30,6 +30,7 @@ function connect(): void {
   socket = ws;
   socketSid = sid;
   firstView = true;
+  $('#app').setAttribute('aria-busy', 'true'); // until this socket's first view: what shows may be stale
   setConnection('connecting');
   // A socket opened while the network was going away can hang in CONNECTING: give up on it and try again.
   const stuck = setTimeout(() => ws.readyState === WebSocket.CONNECTING && ws.close(), 5000);

@@ -205,7 +205,10 @@ test('chaos: 200+ cycles of tab switches, offline spells, SIGTERM and SIGKILL of
 async function waitLive(tab: Tab, timeoutMs = 15_000): Promise<void> {
   await tab
     .waitFor(
-      () => (window as any).Stasis?.status.state === 'live' && document.querySelector('#connection')?.textContent === 'connected',
+      () =>
+        (window as any).Stasis?.status.state === 'live' &&
+        document.querySelector('#connection')?.textContent === 'connected' &&
+        !document.querySelector('#app')?.hasAttribute('aria-busy'), // this socket's first view is rendered
       [],
       timeoutMs,
       'tab live and connected',

@@ -50,6 +50,14 @@ test('a page closed within milliseconds of hiding, 20 times in a row: the blob l
     await hiding;
     closedAfter.push(sinceHidden);
     await expect.poll(async () => (await readVault(watcher, sid))?.gen, { timeout: 10_000, message: `round ${round}` }).toBeGreaterThan(keptBefore);
+    // The next tab adopts only a blob no tab claims: on a loaded machine the closed page's renderer can still
+    // hold its Web Lock (or its parked mark) after the blob landed; that tab counts as open until it lets go.
+    await expect
+      .poll(() => watcher.evaluate(async (name) => (await navigator.locks.query()).held!.some((lock) => lock.name === name) || localStorage.getItem(name) !== null, `stasis:tab:${sid}`), {
+        timeout: 10_000,
+        message: `round ${round}: the closed tab's claim`,
+      })
+      .toBe(false);
   }
   const last = await cdp.newTab(`${server.url}/`);
   await waitForLive(last);

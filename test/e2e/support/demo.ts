@@ -41,6 +41,7 @@ export async function waitForLive(tab: PageDriver, gen?: number, timeoutMs = 15_
     (g) =>
       (window as any).Stasis?.status.state === 'live' &&
       document.querySelector('#connection')?.textContent === 'connected' &&
+      !document.querySelector('#app')?.hasAttribute('aria-busy') && // this socket's first view is rendered
       (g === null || document.querySelector('#session-gen')?.textContent === String(g)),
     [gen ?? null],
       timeoutMs,
