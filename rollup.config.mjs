@@ -107,6 +107,8 @@ export default [
       'bench/bench-app': 'bench/bench-app.ts',
       'bench/memory': 'bench/memory.ts',
       'bench/drain-storm': 'bench/drain-storm.ts',
+      // The peers' servers, each in a child process that re-runs this file (bench/peers/server-process.ts).
+      'bench/peers-server': 'bench/peers/server-process.ts',
     },
     output: {
       dir: 'dist',
@@ -115,7 +117,8 @@ export default [
       // of the tarball.
       chunkFileNames: 'server/chunks/[name]-[hash].js',
     },
-    external: nodeExternal,
+    // socket.io-client: the bench's Socket.IO peer (a dev dependency; no server entry imports it).
+    external: [...nodeExternal, 'socket.io-client'],
     plugins: [esbuild({ target: 'node20' })],
   },
   {
