@@ -58,7 +58,7 @@ const NOTHING_BYTES = 64;
 const VERIFY_SESSIONS = 3;
 
 export async function benchPeers(options: PeersOptions): Promise<PeersResult> {
-  const started = Date.now();
+  const begun = Date.now();
   const log = options.log ?? (() => {});
   const skipped: string[] = [];
   const redisServer = redisAvailable() ? await RedisServer.start() : undefined;
@@ -85,10 +85,13 @@ export async function benchPeers(options: PeersOptions): Promise<PeersResult> {
     }
     if (redis) await redis.flushall();
 
-    const servers: ServerProcess[] = [];
+    const starting = rows.map((row) => ServerProcess.start(row.server, redisPort ? { redisPort } : {}));
+    const started = await Promise.allSettled(starting);
+    const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     let cycles: PeerCycleRow[];
     try {
-      for (const row of rows) servers.push(await ServerProcess.start(row.server, redisPort ? { redisPort } : {}));
+      const failed = started.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
       cycles = await measureCycles(rows, servers, {
         rounds: options.rounds,
         warmup: options.warmupRounds,
@@ -109,7 +112,7 @@ export async function benchPeers(options: PeersOptions): Promise<PeersResult> {
       memory,
       cycles,
       ratios: ratios(rows, memory, cycles),
-      seconds: Math.round((Date.now() - started) / 1000),
+      seconds: Math.round((Date.now() - begun) / 1000),
     };
   } finally {
     redis?.disconnect();
