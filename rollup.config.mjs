@@ -2,6 +2,7 @@
 // and the Node server (library, CLI, demo app). TypeScript is transpiled by esbuild; `tsc` only type-checks
 // and writes the .d.ts files (esbuild is fast and keeps the bundles' output stable).
 import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import resolve from '@rollup/plugin-node-resolve';
 import esbuild from 'rollup-plugin-esbuild';
 import terser from '@rollup/plugin-terser';
@@ -13,6 +14,8 @@ const browser = (minify) => [
   esbuild({ target: 'es2022', minify: false }),
   ...(minify ? [terser({ ecma: 2022, module: false, compress: { passes: 2 }, format: { comments: false } })] : []),
 ];
+const benchDir = fileURLToPath(new URL('./bench/', import.meta.url));
+const inBench = (id) => id.startsWith(benchDir);
 const nodeExternal = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'ws', 'ioredis', 'socket.io', 'fastify'];
 /** The library entries Node apps import: `stasis/server` and each adapter (also built as CommonJS). */
 const serverEntries = {
@@ -107,15 +110,20 @@ export default [
       'bench/bench-app': 'bench/bench-app.ts',
       'bench/memory': 'bench/memory.ts',
       'bench/drain-storm': 'bench/drain-storm.ts',
+      // The peers' servers, each in a child process that re-runs this file (bench/peers/server-process.ts).
+      'bench/peers-server': 'bench/peers/server-process.ts',
     },
     output: {
       dir: 'dist',
       format: 'es',
       // No source maps: the server code is not minified, so stack traces read as they are; maps would be 40 %
       // of the tarball.
-      chunkFileNames: 'server/chunks/[name]-[hash].js',
+      // Chunks of bench code alone (the peers' servers, which bench/peers/server-process.ts loads with import())
+      // go under dist/bench: dist/server is in the package.
+      chunkFileNames: (chunk) => (chunk.moduleIds.length > 0 && chunk.moduleIds.every(inBench) ? 'bench/chunks/[name]-[hash].js' : 'server/chunks/[name]-[hash].js'),
     },
-    external: nodeExternal,
+    // socket.io-client: the bench's Socket.IO peer (a dev dependency; no server entry imports it).
+    external: [...nodeExternal, 'socket.io-client'],
     plugins: [esbuild({ target: 'node20' })],
   },
   {

@@ -11,6 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { benchBrowser, type BrowserResult } from './browser.js';
 import { benchDrainStorm, type DrainResult } from './drain-storm.js';
 import { benchMemory, type MemoryResult } from './memory.js';
+import { benchPeers, type PeersResult } from './peers/index.js';
+import { peerGoals, renderPeers } from './peers/report.js';
 import { benchProofCost, benchServerCost, type CostRow, type ProofCostRow } from './server-cost.js';
 import { round } from './stats.js';
 
@@ -56,6 +58,13 @@ async function main(): Promise<void> {
   log('memory…');
   const memory: MemoryResult = await benchMemory({ sessions: smoke ? 200 : 10_000 });
 
+  log('peers: floor, Socket.IO CSR, HMAC + Redis and Stasis over loopback…');
+  const peers: PeersResult = await benchPeers(
+    smoke
+      ? { sessions: 20, warmupSessions: 5, rounds: 5, warmupRounds: 1, concurrency: 8, gapMs: 5, log }
+      : { sessions: 10_000, warmupSessions: 256, rounds: 300, warmupRounds: 10, concurrency: 32, gapMs: 5, log },
+  );
+
   log('drain storm…');
   const drain: DrainResult = await benchDrainStorm({ sessions: smoke ? 100 : 10_000, serverCli: at('dist', 'server', 'cli.js') });
 
@@ -92,9 +101,10 @@ async function main(): Promise<void> {
     },
     { goal: `drain of ${drain.sessions} sessions ≤ 5 s`, measured: `${drain.allBlobsMs} ms until every client held its blob`, met: drain.allBlobsMs <= 5000 },
     { goal: 'dist/stasis.js ≤ 8 KB min+gzip', measured: `${size.stasisJsGzip} B`, met: size.stasisJsGzip <= 8 * 1024 },
+    ...peerGoals(peers),
   ];
 
-  const results = { machine, size, blobPerStateByte, cost, proofCost, memory, drain, browser, goals, seconds: Math.round((Date.now() - started) / 1000) };
+  const results = { machine, size, blobPerStateByte, cost, proofCost, memory, peers, drain, browser, goals, seconds: Math.round((Date.now() - started) / 1000) };
   const table = render(results);
   console.log(`\n${table}`);
   if (!smoke) {
@@ -112,6 +122,7 @@ type Results = {
   cost: CostRow[];
   proofCost: ProofCostRow[];
   memory: MemoryResult;
+  peers: PeersResult;
   drain: DrainResult;
   browser: BrowserResult;
   goals: Goal[];
@@ -151,6 +162,8 @@ function render(r: Results): string {
     ),
     `| without Stasis: reload + cold start (state lost) | | ${r.browser.coldStart.p50} / ${r.browser.coldStart.p95} / ${r.browser.coldStart.max} | ${r.browser.coldStart.runs} |`,
     '',
+    renderPeers(r.peers),
+    '',
     '### Memory, drain, size',
     '',
     `- Server memory per live session: ${Math.round(r.memory.live.heapBytesPerSession)} B heap (${Math.round(r.memory.live.rssBytesPerSession)} B RSS), ${r.memory.sessions} sessions.`,
@@ -189,6 +202,27 @@ percentiles, never as timing assertions in tests. How each number is taken:
   after the resume and the reconnect). **Reload + cold start**: navigation start to a cold-started app's first
   state, with no Stasis on the page (and the user's state lost).
 - **Memory**: a separate process with \`--expose-gc\`, 10,000 sessions of the demo app, heap after gc.
+- **Peers** (issue 14): the bench app (one text value of 1, 10 or 100 KB; its view \`{ type: 'state' }\` is the first
+  message after every connect) on four servers, each in a child process of its own, with Node clients in the
+  bench process over loopback. *Floor*: a ws server keeping each session in a Map while its client is away
+  (pause: the client closes; resume: a new upgrade with the sid). *Socket.IO CSR*: Socket.IO 4 with
+  \`connectionStateRecovery\`, the state in \`socket.data\` (pause: the client's transport drops; resume:
+  \`socket.connect()\` with the session's pid and offset). *HMAC + Redis*: a Solara-style store (pause: the
+  server writes the JSON state to Redis and hands out an HMAC-SHA256-signed token; resume: a new upgrade with
+  the token, checked, then GETDEL and parse). *Stasis*: \`createStasisServer\` on node:http with the bench app
+  (pause: \`POST /stasis/hibernate\`, the blob comes back and the channel closes with 4001; resume: \`POST
+  /stasis/resume\` with the blob and the binding cookie, then the live upgrade). **Heap per paused session**:
+  a fresh server process per row and size (\`--expose-gc\`), warm-up sessions paused, heap after GC, then
+  10,000 sessions opened, filled and paused, heap after GC, the difference per session; three of them are
+  resumed afterwards and must show their state. Socket.IO's share includes the two view packets each session
+  was sent: with recovery on, every emit is kept for the recovery window (set to 30 minutes here, so nothing
+  expires mid-run). Stasis's index of blobs handed out (metrics only) stops at 10,000 entries, so its
+  reading is a few bytes low. **Resume latency**: from the resume call to the app's first
+  message with the restored state (checked: size and gen), 300 runs per row and size, the rows interleaved
+  round-robin (the first row rotating), 5 ms between pause and resume. **Server CPU**: each server process's own
+  \`process.cpuUsage\` (user + system) over those rounds, per pause + resume cycle; none of the clients' work is
+  in it. Redis runs on a free loopback port without persistence; its memory (INFO memory) and CPU (INFO cpu) are
+  shown beside the HMAC row, and the CPU ratio against that row includes Redis's.
 - **Drain storm**: the server CLI and 10,000 WebSocket clients in a second process on loopback; SIGTERM.
 
 ${table}
