@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { BLOB_TYPE, PROTOCOL_VERSION, type BlobHeader } from '../../src/protocol/index.js';
 import { StasisError } from '../errors.js';
+import { randomBuffer } from '../random.js';
 import type { KeyRing } from './key-ring.js';
 
 /** What a blob's plaintext carries. Everything is checked after the JWE authenticates, never before. */
@@ -72,7 +73,7 @@ export async function seal(session: SealedSession, ring: KeyRing): Promise<strin
     exp: session.exp,
   };
   const encodedHeader = Buffer.from(JSON.stringify(header)).toString('base64url');
-  const iv = randomBytes(IV_BYTES);
+  const iv = randomBuffer(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(encodedHeader, 'ascii'));
   const ciphertext = Buffer.concat([cipher.update(JSON.stringify(session), 'utf8'), cipher.final()]);

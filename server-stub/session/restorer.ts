@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { CLOSE_CODES, type ResumeOk } from '../../src/protocol/index.js';
 import type { SealedSession } from '../envelope/envelope.js';
 import type { ProofResult } from '../transport/proof.js';
 import { StasisCapacityError, StasisError } from '../errors.js';
+import { randomId } from '../random.js';
 import type { LedgerClaim } from '../ledger.js';
 import type { Handover } from './handover.js';
 import type { LivePool } from './live-pool.js';
@@ -213,7 +213,7 @@ export class Restorer {
     const total = options.maxLiveSessions ?? Infinity;
     if (this.#pool.size - (this.#pool.get(sid) ? 1 : 0) >= total) throw new StasisCapacityError(total);
     this.#pool.prune();
-    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomBytes(9).toString('base64url') };
+    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomId(9) };
     let verdict;
     try {
       verdict = await ledger.consume(claim);

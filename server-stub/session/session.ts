@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { CLOSE_REASONS } from '../../src/protocol/index.js';
 import type { LedgerClaim } from '../ledger.js';
+import { randomId } from '../random.js';
 import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
 
 /** What the app sees of one session. */
@@ -69,7 +69,7 @@ export class Session implements SessionContext {
   /** Set by the manager (with its clock) on every channel event; the idle policy reads it. */
   lastActivity = 0;
   /** Random id of this live object, sealed into its blobs: a checkpoint of it is never newer than it. */
-  readonly incarnation = randomBytes(9).toString('base64url');
+  readonly incarnation = randomId(9);
   /**
    * Thumbprint of the binding key a verified proof showed for this session (its hibernate, or the resume it
    * came from): sealed into every blob of it, the ones the server pushes too.
