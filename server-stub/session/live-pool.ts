@@ -104,7 +104,7 @@ export class LivePool {
     try {
       const { ok } = await this.#ctx.sealer.seal(session, bid);
       // While this seal was running a resume may have replaced the session: hand nothing out then.
-      if (this.#live.get(sid) !== session || session.signal.aborted) {
+      if (this.#live.get(sid) !== session || session.ended) {
         throw new StasisError('no-session', 'The session was replaced while it was being hibernated.');
       }
       beforeClose?.(ok);

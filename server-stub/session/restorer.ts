@@ -187,7 +187,7 @@ export class Restorer {
     wasRestored = true,
   ): Session {
     const { options } = this.#ctx;
-    const state = new StateRegistry(options.codecs, options.defaultCodec, restored);
+    const state = new StateRegistry(options.codecs, options.defaultCodec, restored, this.#ctx.sites);
     const session = new Session(sid, gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
     const app = options.app(session);
