@@ -52,7 +52,7 @@ export class LivePool {
   heldBy(browser: string, except?: string): number {
     const sids = this.#byBrowser.get(browser);
     if (!sids) return 0;
-    return except === undefined ? sids.size : [...sids].filter((other) => other !== except).length;
+    return except !== undefined && sids.has(except) ? sids.size - 1 : sids.size;
   }
 
   /** Live sessions started without a binding cookie from one client address. */

@@ -97,9 +97,17 @@ export class SessionSealer {
   }
 }
 
+/** The last secret hashed and its hash: one request hashes its cookie up to three times (limit, verify, restore). */
+let lastSecret: string | undefined;
+let lastHash = '';
+
 /** The hash of a browser's binding secret, as sealed into its blobs and kept on its live sessions. */
 export function bindingHash(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  if (secret !== lastSecret) {
+    lastHash = createHash('sha256').update(secret).digest('base64url');
+    lastSecret = secret;
+  }
+  return lastHash;
 }
 
 function sameSecret(a: string, b: string): boolean {
