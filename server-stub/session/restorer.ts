@@ -188,7 +188,9 @@ export class Restorer {
   ): Session {
     const { options } = this.#ctx;
     const state = new StateRegistry(options.codecs, options.defaultCodec, restored, this.#ctx.sites);
-    const session = new Session(sid, gen, wasRestored, state, browser);
+    // The sid outlives the session as a key of the hibernated index: a copy of its own, never a slice of the
+    // request it came in (a query string's value is one: it would keep the whole URL alive).
+    const session = new Session(ownCopy(sid), gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
     const app = options.app(session);
     session.app = app;
@@ -327,4 +329,9 @@ export class Restorer {
       this.#ctx.debug(sid, `stores: the restored copy could not be removed (${(error as Error).message})`);
     }
   }
+}
+
+/** An exact, flat copy of a short string (a sid) that shares no memory with a string it was sliced from. */
+function ownCopy(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }
