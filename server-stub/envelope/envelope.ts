@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { BLOB_TYPE, PROTOCOL_VERSION, type BlobHeader } from '../../src/protocol/index.js';
 import { StasisError } from '../errors.js';
@@ -44,6 +45,7 @@ export interface SealedSession {
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The bytes of one part of a compact JWE, or undefined when the part is not base64url: a character outside
@@ -92,9 +94,23 @@ export async function seal(session: SealedSession, ring: KeyRing): Promise<strin
   const iv = randomBuffer(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(encodedHeader, 'latin1'));
-  const ciphertext = whole(cipher.update(JSON.stringify(session), 'utf8'), cipher.final());
+  const json = JSON.stringify(session);
+  const ciphertext = whole(cipher.update(json, asciiOnly(json) ? 'latin1' : 'utf8'), cipher.final());
   const tag = cipher.getAuthTag();
   return `${encodedHeader}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${tag.toString('base64url')}`;
+}
+
+/**
+ * True when every character of `text` is ASCII: its Latin-1 bytes are then its UTF-8 bytes, and node copies a
+ * Latin-1 string as it is, where its UTF-8 path encodes character by character into a buffer three times as long.
+ */
+function asciiOnly(text: string): boolean {
+  return Buffer.byteLength(text, 'utf8') === text.length;
+}
+
+/** The plaintext as a string: ASCII bytes are copied as they are (Latin-1), anything else is read as UTF-8. */
+function asText(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 /** `update`'s output and `final`'s: AES-GCM is a stream mode, so `final` gives nothing and no copy is made. */
@@ -110,7 +126,8 @@ export async function open(blob: string, ring: KeyRing): Promise<SealedSession> 
   const parts = typeof blob === 'string' ? blob.split('.', 6) : [];
   const bytes: Buffer[] = [];
   for (const part of parts.length === 5 ? parts : []) {
-    const decoded = decodePart(part);
+    // The encrypted key must be empty (below): its bytes are never needed, only whether it is base64url.
+    const decoded = part === '' ? EMPTY : decodePart(part);
     if (!decoded) break;
     bytes.push(decoded);
   }
@@ -132,7 +149,7 @@ export async function open(blob: string, ring: KeyRing): Promise<SealedSession> 
     const decipher = createDecipheriv('aes-256-gcm', entry.key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(encodedHeader, 'latin1'));
     decipher.setAuthTag(tag);
-    plaintext = whole(decipher.update(ciphertext), decipher.final()).toString('utf8');
+    plaintext = asText(whole(decipher.update(ciphertext), decipher.final()));
   } catch {
     throw new StasisError('tampered', 'The blob failed authentication: it was altered or sealed with another key.');
   }
