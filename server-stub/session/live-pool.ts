@@ -52,7 +52,7 @@ export class LivePool {
   heldBy(browser: string, except?: string): number {
     const sids = this.#byBrowser.get(browser);
     if (!sids) return 0;
-    return except === undefined ? sids.size : [...sids].filter((other) => other !== except).length;
+    return except !== undefined && sids.has(except) ? sids.size - 1 : sids.size;
   }
 
   /** Live sessions started without a binding cookie from one client address. */
@@ -104,7 +104,7 @@ export class LivePool {
     try {
       const { ok } = await this.#ctx.sealer.seal(session, bid);
       // While this seal was running a resume may have replaced the session: hand nothing out then.
-      if (this.#live.get(sid) !== session || session.signal.aborted) {
+      if (this.#live.get(sid) !== session || session.ended) {
         throw new StasisError('no-session', 'The session was replaced while it was being hibernated.');
       }
       beforeClose?.(ok);

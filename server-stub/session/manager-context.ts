@@ -5,6 +5,7 @@ import type { Ledger } from '../ledger.js';
 import type { Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
 import type { StoreChain } from '../store/store-chain.js';
+import { DeclarationSites } from './declaration-sites.js';
 import { SessionSealer } from './session-sealer.js';
 import type { StasisApp } from './session.js';
 import type { CodecLookup } from './state-registry.js';
@@ -54,6 +55,8 @@ export class ManagerContext {
   readonly metrics: Metrics;
   readonly fleet: Fleet;
   readonly sealer: SessionSealer;
+  /** Where the app declares its persisted keys, captured once per key (for duplicate-key errors). */
+  readonly sites = new DeclarationSites();
 
   constructor(readonly options: SessionManagerOptions) {
     this.now = options.now ?? Date.now;

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { CLOSE_CODES, type ResumeOk } from '../../src/protocol/index.js';
 import type { SealedSession } from '../envelope/envelope.js';
 import type { ProofResult } from '../transport/proof.js';
 import { StasisCapacityError, StasisError } from '../errors.js';
+import { randomId } from '../random.js';
 import type { LedgerClaim } from '../ledger.js';
 import type { Handover } from './handover.js';
 import type { LivePool } from './live-pool.js';
@@ -187,8 +187,10 @@ export class Restorer {
     wasRestored = true,
   ): Session {
     const { options } = this.#ctx;
-    const state = new StateRegistry(options.codecs, options.defaultCodec, restored);
-    const session = new Session(sid, gen, wasRestored, state, browser);
+    const state = new StateRegistry(options.codecs, options.defaultCodec, restored, this.#ctx.sites);
+    // The sid outlives the session as a key of the hibernated index: a copy of its own, never a slice of the
+    // request it came in (a query string's value is one: it would keep the whole URL alive).
+    const session = new Session(ownCopy(sid), gen, wasRestored, state, browser);
     // The app defines its persisted values here; restored ones are handed back by define().
     const app = options.app(session);
     session.app = app;
@@ -213,7 +215,7 @@ export class Restorer {
     const total = options.maxLiveSessions ?? Infinity;
     if (this.#pool.size - (this.#pool.get(sid) ? 1 : 0) >= total) throw new StasisCapacityError(total);
     this.#pool.prune();
-    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomBytes(9).toString('base64url') };
+    const claim: LedgerClaim = { jti: sealed.jti, sid, gen: sealed.gen, expiresAtMs: sealed.exp * 1000, bid: browser, attempt: randomId(9) };
     let verdict;
     try {
       verdict = await ledger.consume(claim);
@@ -327,4 +329,9 @@ export class Restorer {
       this.#ctx.debug(sid, `stores: the restored copy could not be removed (${(error as Error).message})`);
     }
   }
+}
+
+/** An exact, flat copy of a short string (a sid) that shares no memory with a string it was sliced from. */
+function ownCopy(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }

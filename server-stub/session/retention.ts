@@ -65,7 +65,7 @@ export class Retention {
     try {
       const { ok } = await this.#ctx.sealer.seal(session, session.browser);
       const kept = await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
-      if (this.#pool.get(sid) !== session || session.signal.aborted) return false;
+      if (this.#pool.get(sid) !== session || session.ended) return false;
       this.#pool.release(session, 'retained', 1001, ok);
       metrics.retired('stored');
       options.logger.info(

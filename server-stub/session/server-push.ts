@@ -49,13 +49,13 @@ export class ServerPush {
    * sealing failed (logged and counted), or, unless `always`, when its values did not change since the last one.
    */
   async sealCheckpoint(session: Session, always: boolean): Promise<HibernateOk | undefined> {
-    if (session.sealing || session.signal.aborted) return undefined;
+    if (session.sealing || session.ended) return undefined;
     try {
       const values = session.state.encodeAll();
       const digest = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
       if (!always && digest === session.checkpointDigest) return undefined;
       const { ok } = await this.#ctx.sealer.seal(session, session.browser ?? '', values);
-      if (this.#pool.get(session.sid) !== session || session.sealing || session.signal.aborted) return undefined;
+      if (this.#pool.get(session.sid) !== session || session.sealing || session.ended) return undefined;
       session.checkpointDigest = digest;
       this.#ctx.metrics.checkpoint('ok', ok.blob.length);
       return ok;
@@ -154,7 +154,7 @@ export class ServerPush {
     try {
       const { ok } = await this.#ctx.sealer.seal(session, session.browser ?? bid);
       await stores.put(sid, { blob: ok.blob, gen: ok.gen, exp: ok.exp });
-      if (this.#pool.get(sid) !== session || session.signal.aborted) throw new StasisError('no-session', 'The session was replaced meanwhile.');
+      if (this.#pool.get(sid) !== session || session.ended) throw new StasisError('no-session', 'The session was replaced meanwhile.');
       const channels = [...session.channels];
       this.#pool.release(session, 'retained', undefined, ok);
       for (const channel of channels) {

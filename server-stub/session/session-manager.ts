@@ -121,7 +121,7 @@ export class SessionManager {
       }
       // The awaits above let a hibernate, a push or another instance's takeover seal this session meanwhile:
       // a channel attached to it now would stay open with every message ignored.
-      if (session.sealing || session.signal.aborted) throw new StasisError('no-session', 'The session left while this channel connected; resume it first.');
+      if (session.sealing || session.ended) throw new StasisError('no-session', 'The session left while this channel connected; resume it first.');
       this.#retention.cancel(sid);
       session.channels.add(channel);
       session.lastActivity = this.#ctx.now();
@@ -158,11 +158,11 @@ export class SessionManager {
 
   /** Activity on a live channel that carries no app message (the idle policy reads it). */
   touch(session: Session): void {
-    if (!session.sealing && !session.signal.aborted) session.lastActivity = this.#ctx.now();
+    if (!session.sealing && !session.ended) session.lastActivity = this.#ctx.now();
   }
 
   async deliver(session: Session, message: unknown): Promise<void> {
-    if (session.sealing || session.signal.aborted) return;
+    if (session.sealing || session.ended) return;
     session.lastActivity = this.#ctx.now();
     await this.#safely(session, () => session.handlers.onMessage?.(message));
   }

@@ -1,10 +1,11 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { PROTOCOL_VERSION, type HibernateOk } from '../../src/protocol/index.js';
 import { open, seal, type SealedSession } from '../envelope/envelope.js';
 import type { KeyRing } from '../envelope/key-ring.js';
 import { StasisCodecError, StasisError } from '../errors.js';
 import type { ProofResult } from '../transport/proof.js';
 import type { Logger } from '../logger.js';
+import { randomId } from '../random.js';
 import type { Session } from './session.js';
 
 export interface SealerOptions {
@@ -33,7 +34,7 @@ export class SessionSealer {
       v: PROTOCOL_VERSION,
       sid,
       gen: session.gen,
-      jti: randomBytes(16).toString('base64url'),
+      jti: randomId(16),
       iat,
       exp: iat + this.options.ttlSeconds,
       aud: this.options.audience,
@@ -96,9 +97,17 @@ export class SessionSealer {
   }
 }
 
+/** The last secret hashed and its hash: one request hashes its cookie up to three times (limit, verify, restore). */
+let lastSecret: string | undefined;
+let lastHash = '';
+
 /** The hash of a browser's binding secret, as sealed into its blobs and kept on its live sessions. */
 export function bindingHash(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  if (secret !== lastSecret) {
+    lastHash = createHash('sha256').update(secret).digest('base64url');
+    lastSecret = secret;
+  }
+  return lastHash;
 }
 
 function sameSecret(a: string, b: string): boolean {

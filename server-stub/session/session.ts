@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { CLOSE_REASONS } from '../../src/protocol/index.js';
 import type { LedgerClaim } from '../ledger.js';
+import { randomId } from '../random.js';
 import type { Persisted, PersistOptions, StateRegistry } from './state-registry.js';
 
 /** What the app sees of one session. */
@@ -58,10 +58,15 @@ export interface LiveChannel {
 
 export type EndReason = 'hibernated' | 'superseded' | 'expired' | 'closed' | 'draining' | 'idle' | 'retained';
 
+/** The handlers of a session whose app returned none. */
+const NO_HANDLERS: AppHandlers = Object.freeze({});
+
 export class Session implements SessionContext {
   readonly channels = new Set<LiveChannel>();
-  readonly #abort = new AbortController();
-  handlers: AppHandlers = {};
+  /** Made when the app first reads `signal`: a session whose app never does costs no controller. */
+  #abort: AbortController | undefined;
+  #ended: EndReason | undefined;
+  handlers: AppHandlers = NO_HANDLERS;
   /** What the app factory returned (the handlers, and whatever else it chose to expose). */
   app: unknown;
   /** Set while a hibernate is sealing this session; a second hibernate then finds nothing to do. */
@@ -69,7 +74,7 @@ export class Session implements SessionContext {
   /** Set by the manager (with its clock) on every channel event; the idle policy reads it. */
   lastActivity = 0;
   /** Random id of this live object, sealed into its blobs: a checkpoint of it is never newer than it. */
-  readonly incarnation = randomBytes(9).toString('base64url');
+  readonly incarnation = randomId(9);
   /**
    * Thumbprint of the binding key a verified proof showed for this session (its hibernate, or the resume it
    * came from): sealed into every blob of it, the ones the server pushes too.
@@ -94,12 +99,21 @@ export class Session implements SessionContext {
   ) {}
 
   get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#ended !== undefined) this.#abort.abort(this.#ended);
+    }
     return this.#abort.signal;
+  }
+
+  /** True once the session ended (what `signal.aborted` says, without making a signal for it). */
+  get ended(): boolean {
+    return this.#ended !== undefined;
   }
 
   persist<T>(key: string, initial: T | (() => T), options?: PersistOptions<T>): Persisted<T> {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- only marks where the stack trace starts; never called
-    return this.state.define(key, initial, options, callSite(this.persist));
+    return this.state.define(key, initial, options, this.persist);
   }
 
   persistFields<T extends object, K extends keyof T & string>(
@@ -109,7 +123,7 @@ export class Session implements SessionContext {
     options?: PersistOptions<Pick<T, K>>,
   ): T {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- only marks where the stack trace starts; never called
-    return this.state.defineFields(key, target, fields, options, callSite(this.persistFields));
+    return this.state.defineFields(key, target, fields, options, this.persistFields);
   }
 
   send(message: unknown): void {
@@ -122,27 +136,10 @@ export class Session implements SessionContext {
    * `closeCode` undefined, only detaches them (their messages are ignored from now on).
    */
   end(reason: EndReason, closeCode: number | undefined): void {
-    if (this.#abort.signal.aborted) return;
-    this.#abort.abort(reason);
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    this.#abort?.abort(reason);
     if (closeCode !== undefined) for (const channel of this.channels) channel.close(closeCode, CLOSE_REASONS[reason]);
     this.channels.clear();
   }
-}
-
-/** Call sites seen so far, each kept once as its own small string (a slice would pin the whole stack). */
-const sites = new Map<string, string>();
-
-/** Where the app called `above` (file:line:column), so a duplicate-key error can point at its definition. */
-function callSite(above: (...args: never[]) => unknown): string | undefined {
-  const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder, above);
-  const frame = holder.stack?.split('\n')[1] ?? '';
-  const location = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1];
-  if (!location) return undefined;
-  let site = sites.get(location);
-  if (site === undefined) {
-    site = Buffer.from(location.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '')).toString();
-    if (sites.size < 10_000) sites.set(Buffer.from(location).toString(), site);
-  }
-  return site;
 }

@@ -1,5 +1,6 @@
 import type { Codec, Encoded } from '../codec/json-codec.js';
 import { StasisCodecError, StasisConfigError, StasisError } from '../errors.js';
+import { DeclarationSites, type Caller } from './declaration-sites.js';
 
 /** A persisted value: the app reads and writes it; Stasis seals it on hibernate and restores it on resume. */
 export interface Persisted<T> {
@@ -32,23 +33,27 @@ const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
  * `define`, so restored state is in place before the first render.
  */
 export class StateRegistry {
-  readonly #cells = new Map<string, { codec: Codec; get(): unknown; site: string | undefined }>();
+  readonly #cells = new Map<string, { codec: Codec; get(): unknown }>();
   readonly #restored: Map<string, { codec: string; value: unknown }>;
+  readonly #sites: DeclarationSites;
 
   constructor(
     private readonly codecs: CodecLookup,
     private readonly defaultCodec: Codec,
     restored: Map<string, { codec: string; value: unknown }> = new Map(),
+    /** Where the app declares its keys: shared by every session of one app (the manager's). */
+    sites: DeclarationSites = new DeclarationSites(),
   ) {
     this.#restored = restored;
+    this.#sites = sites;
   }
 
   /**
-   * Declares one persisted value ("component" state: owned by one part of the UI). `site` is where the
-   * app called it (file:line), for error messages.
+   * Declares one persisted value ("component" state: owned by one part of the UI). `caller` is the function the
+   * app called (Session.persist): the code calling it is the place a duplicate-key error names.
    */
-  define<T>(key: string, initial: T | (() => T), options: PersistOptions<T> = {}, site?: string): Persisted<T> {
-    this.#checkKey(key, site);
+  define<T>(key: string, initial: T | (() => T), options: PersistOptions<T> = {}, caller?: Caller): Persisted<T> {
+    this.#checkKey(key, caller);
     const codec = this.#resolveCodec(key, options.codec);
     const restored = this.#restored.get(key);
     let value: T;
@@ -59,7 +64,7 @@ export class StateRegistry {
       value = typeof initial === 'function' ? (initial as () => T)() : initial;
       codec.encode(value, key); // refuse unsupported values on the first write, naming the key
     }
-    this.#cells.set(key, { codec, get: () => value, site });
+    this.#cells.set(key, { codec, get: () => value });
     return {
       key,
       get: () => value,
@@ -84,9 +89,9 @@ export class StateRegistry {
     target: T,
     fields: readonly K[],
     options: PersistOptions<Pick<T, K>> = {},
-    site?: string,
+    caller?: Caller,
   ): T {
-    this.#checkKey(key, site);
+    this.#checkKey(key, caller);
     if (!fields.length || new Set(fields).size !== fields.length) {
       throw new StasisConfigError(`persistFields("${key}") needs a non-empty list of distinct field names.`);
     }
@@ -100,30 +105,33 @@ export class StateRegistry {
     } else {
       codec.encode(pick(), key);
     }
-    this.#cells.set(key, { codec, get: pick, site });
+    this.#cells.set(key, { codec, get: pick });
     return target;
   }
 
-  #checkKey(key: string, site: string | undefined): void {
+  #checkKey(key: string, caller: Caller | undefined): void {
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
       throw new StasisConfigError(
         `persist(${typeof key === 'string' ? JSON.stringify(key) : `<${typeof key}>`}): a key must be a stable string of 1-128 letters, digits or . _ : / - ` +
           `(for example "checkout.cart"; per item: \`cart.item:\${item.id}\`).`,
       );
     }
-    const first = this.#cells.get(key);
-    if (first) {
-      const sameLine = first.site !== undefined && first.site === site;
-      throw new StasisConfigError(
-        `persist("${key}") was called twice in one session` +
-          (first.site ? ` (first at ${first.site}${site && !sameLine ? `, again at ${site}` : ''})` : '') +
-          '. ' +
-          (sameLine
-            ? 'The same line ran twice: a constant key inside code that runs once per item (a factory or a list). '
-            : 'Keys must be unique per session. ') +
-          `Give each instance its own key, e.g. persist(\`${key}:\${item.id}\`, ...).`,
-      );
+    if (!this.#cells.has(key)) {
+      this.#sites.declared(key, caller); // once per key and app: nothing is captured when a session is rebuilt
+      return;
     }
+    const first = this.#sites.first(key);
+    const site = this.#sites.here(caller);
+    const sameLine = first !== undefined && first === site;
+    throw new StasisConfigError(
+      `persist("${key}") was called twice in one session` +
+        (first ? ` (first at ${first}${site && !sameLine ? `, again at ${site}` : ''})` : site ? ` (again at ${site})` : '') +
+        '. ' +
+        (sameLine
+          ? 'The same line ran twice: a constant key inside code that runs once per item (a factory or a list). '
+          : 'Keys must be unique per session. ') +
+        `Give each instance its own key, e.g. persist(\`${key}:\${item.id}\`, ...).`,
+    );
   }
 
   /** Encodes every defined value for a blob. Throws StasisCodecError naming the first bad key and path. */

@@ -71,6 +71,10 @@ export class MemoryStore implements SessionStore {
     return entry;
   }
 
+  holds(sid: string): boolean {
+    return this.#entries.has(sid);
+  }
+
   async delete(sid: string): Promise<void> {
     this.#drop(sid);
   }

@@ -27,6 +27,11 @@ export interface SessionStore {
   take(sid: string): Promise<StoredBlob | undefined>;
   /** Reads without removing (health reports, tests). */
   peek(sid: string): Promise<StoredBlob | undefined>;
+  /**
+   * Optional: false when the store certainly keeps nothing for `sid`, known without I/O (a store in this
+   * process's memory). Every resume asks the stores for a newer copy; this spares it the asynchronous round.
+   */
+  holds?(sid: string): boolean;
   delete(sid: string): Promise<void>;
   /** Releases connections; the store is not used afterwards. */
   close?(): Promise<void>;

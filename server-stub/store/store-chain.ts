@@ -95,8 +95,17 @@ export class StoreChain {
 
   /** The newest blob kept for `sid`, without removing it; throws `unavailable` like `take`. */
   async peek(sid: string): Promise<StoredBlob | undefined> {
+    if (this.#holdNothing(sid)) {
+      for (const { store } of this.#links) this.observer?.operation(store.name, 'peek', 'ok');
+      return undefined;
+    }
     const results = await Promise.all(this.#links.map((link) => this.#call(link, 'peek', () => link.store.peek(sid))));
     return this.#newest(results);
+  }
+
+  /** True when every store answers at once that it keeps nothing for `sid` (and no breaker would refuse). */
+  #holdNothing(sid: string): boolean {
+    return this.#links.every(({ store, breaker }) => store.holds !== undefined && breaker.state === 'closed' && !store.holds(sid));
   }
 
   async delete(sid: string): Promise<void> {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { randomId } from '../random.js';
 
 /**
  * The per-browser binding secret lives in an HttpOnly, SameSite=Lax cookie (Secure over HTTPS). Blobs
@@ -17,7 +17,7 @@ export function readBindingCookie(req: IncomingMessage, name: string): string | 
 }
 
 export function newBindingSecret(): string {
-  return randomBytes(24).toString('base64url');
+  return randomId(24);
 }
 
 /**
