@@ -29,6 +29,9 @@ export async function startStasisServer(): Promise<PeerServer> {
       () => res.writeHead(500).end(),
     );
   });
+  // The clients' keep-alive agent may reuse a connection just as node's 5 s idle timeout closes it (a POST then
+  // fails with ECONNRESET; a browser would retry it). The bench's pauses between phases must not hit that race.
+  http.keepAliveTimeout = 10 * 60_000;
   const detach = stasis.attach(http);
   const port = await listenLoopback(http);
   return {
