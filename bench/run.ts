@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { benchBrowser, type BrowserResult } from './browser.js';
+import { renderBreakdown } from './breakdown.js';
 import { benchDrainStorm, type DrainResult } from './drain-storm.js';
 import { benchMemory, type MemoryResult } from './memory.js';
 import { benchProofCost, benchServerCost, type CostRow, type ProofCostRow } from './server-cost.js';
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     serverCli: at('dist', 'server', 'cli.js'),
     benchAppModule: at('dist', 'bench', 'bench-app.js'),
     staticDirs: [at('bench', 'public'), at('dist')],
+    serverTiming: at('bench', 'server-timing.mjs'),
   });
 
   const at100 = browser.rows.find((r) => r.bytes === 100 * 1024)!;
@@ -151,6 +153,9 @@ function render(r: Results): string {
     ),
     `| without Stasis: reload + cold start (state lost) | | ${r.browser.coldStart.p50} / ${r.browser.coldStart.p95} / ${r.browser.coldStart.max} | ${r.browser.coldStart.runs} |`,
     '',
+    '### Where the milliseconds go (the same runs, stage by stage)',
+    '',
+    ...renderBreakdown(r.browser.breakdown),
     '### Memory, drain, size',
     '',
     `- Server memory per live session: ${Math.round(r.memory.live.heapBytesPerSession)} B heap (${Math.round(r.memory.live.rssBytesPerSession)} B RSS), ${r.memory.sessions} sessions.`,
@@ -190,6 +195,13 @@ percentiles, never as timing assertions in tests. How each number is taken:
   state, with no Stasis on the page (and the user's state lost).
 - **Memory**: a separate process with \`--expose-gc\`, 10,000 sessions of the demo app, heap after gc.
 - **Drain storm**: the server CLI and 10,000 WebSocket clients in a second process on loopback; SIGTERM.
+- **Where the milliseconds go**: the same browser runs, stage by stage (bench/breakdown.ts). The page registers
+  bench/public/bench/sw.js, which is dist/stasis-sw.js unchanged with timestamps taken from the outside (the
+  connect message and the comlink call arriving, each IndexedDB transaction from creation to \`complete\`,
+  WebCrypto, fetch to headers / body / \`JSON.parse\`, the answer posted); the page stamps what it posts and
+  receives; the server runs with bench/server-timing.mjs preloaded, a \`Server-Timing\` header on each answer.
+  Every stage is a difference on one clock: page ⇄ worker messaging is the page's round trip less the worker's
+  span, and "worker: other" is the worker's span less what it measured, so a run's stages add up to its total.
 
 ${table}
 `;
