@@ -21,7 +21,7 @@ export type WorkerEvent =
   | { what: 'reply'; at: number }
   /** `ready`: its last request succeeded (what a read waits for); `end`: `complete` (what a write waits for). */
   | (Span & { what: 'tx'; stores: string; mode: string; durability: string; ready?: number })
-  | (Span & { what: 'sign' | 'digest' })
+  | (Span & { what: 'sign' | 'digest' | 'result' | 'encode' | 'stringify' })
   | {
       what: 'fetch';
       at: number;
@@ -33,6 +33,13 @@ export type WorkerEvent =
       responseBytes?: number;
       server?: { body?: number; handler?: number };
     };
+
+/** What the bench page hands over after each hide and each show: both logs, and each context's timeOrigin. */
+export interface BenchLog {
+  page: PageEvent[];
+  pageOrigin: number;
+  worker: { events: WorkerEvent[]; origin: number };
+}
 
 export type PathName = 'hide → durable' | 'show → restored';
 /** One measured run: each stage's milliseconds (they add up to `total`). */
@@ -53,26 +60,33 @@ export interface BreakdownRow {
 
 const POSTED = 'page: visibilitychange → call posted';
 const MESSAGING = 'page ⇄ worker: messages (both ways)';
+const TO_WORKER = 'page → worker: the call arriving (connect message, then its port)';
+const TO_PAGE = 'worker → page: the answer arriving on the port';
 const DROP_PENDING = 'IDB: drop pending record (readwrite)';
-const PROOF = 'worker: binding proof (SHA-256, ECDSA sign)';
+const PROOF = 'worker: binding proof (TextEncoder, SHA-256, ECDSA sign)';
+const DESERIALIZE = 'IDB: request.result (the value deserialized)';
+const STRINGIFY = 'worker: JSON.stringify of the request';
 const NETWORK = 'fetch: request → headers, less server time (loopback, network service)';
 const SERVER_BODY = 'server: request body read';
 const SERVER = 'server: endpoint (parse, seal/open, stringify)';
 const BODY = 'worker: response body read';
 const PARSE = 'worker: JSON.parse of the answer';
-const OTHER = 'worker: other (queue, JSON.stringify, checks, comlink)';
+const OTHER = 'worker: other (queue, checks, comlink, GC)';
 const ANSWERED = 'page: answer → Stasis event';
 const OPEN = 'page: ready → WebSocket open';
 const STATE = 'page: WebSocket open → app state';
 /** The stages in the order a request meets them; IndexedDB transactions are named by what they do. */
 const ORDER: Record<PathName, string[]> = {
-  'hide → durable': [POSTED, MESSAGING, PROOF, NETWORK, SERVER_BODY, SERVER, BODY, PARSE, DROP_PENDING, 'IDB: write blob (strict commit)', OTHER, ANSWERED],
+  'hide → durable': [POSTED, MESSAGING, TO_WORKER, PROOF, STRINGIFY, NETWORK, SERVER_BODY, SERVER, BODY, PARSE, DROP_PENDING, 'IDB: write blob (strict commit)', OTHER, TO_PAGE, ANSWERED],
   'show → restored': [
     POSTED,
     MESSAGING,
+    TO_WORKER,
     DROP_PENDING,
     'IDB: read blob',
+    DESERIALIZE,
     PROOF,
+    STRINGIFY,
     NETWORK,
     SERVER_BODY,
     SERVER,
@@ -81,6 +95,7 @@ const ORDER: Record<PathName, string[]> = {
     'IDB: delete blob (strict commit)',
     'IDB: delete blob (relaxed)',
     OTHER,
+    TO_PAGE,
     ANSWERED,
     OPEN,
     STATE,
@@ -96,7 +111,9 @@ const TX_NAMES: Record<string, string> = {
 };
 
 /** The stages of one hide (visibilitychange to `hibernated`) or one show (visible to the app's state message). */
-export function stagesOf(path: PathName, page: PageEvent[], worker: WorkerEvent[]): RunStages {
+export function stagesOf(path: PathName, log: BenchLog): RunStages {
+  const { page } = log;
+  const worker = log.worker.events;
   const hide = path === 'hide → durable';
   const find = (what: PageEvent['what'], after: number, op?: string) => {
     const event = page.find((e) => e.what === what && e.at >= after && (op === undefined || e.op === op));
@@ -113,7 +130,16 @@ export function stagesOf(path: PathName, page: PageEvent[], worker: WorkerEvent[
   const stages = new Map<string, number>();
   const add = (stage: string, ms: number) => stages.set(stage, (stages.get(stage) ?? 0) + ms);
   add(POSTED, posted - start);
-  add(MESSAGING, answered - posted - (workerEnd - workerStart));
+  // The round trip less the worker's span is exact. Its split into the two directions compares clocks (the
+  // page's and the worker's timeOrigin, both from the one monotonic clock), so it is an estimate; the two still
+  // add up to the exact total.
+  const offset = log.worker.origin - log.pageOrigin;
+  if (Number.isFinite(offset)) {
+    add(TO_WORKER, workerStart + offset - posted);
+    add(TO_PAGE, answered - (workerEnd + offset));
+  } else {
+    add(MESSAGING, answered - posted - (workerEnd - workerStart));
+  }
   let measured = 0;
   const inWorker = (stage: string, ms: number) => {
     add(stage, ms);
@@ -126,8 +152,12 @@ export function stagesOf(path: PathName, page: PageEvent[], worker: WorkerEvent[
       // The custodian awaits a write's commit, but only a read's result (the transaction completes later).
       const end = e.mode === 'readonly' ? (e.ready ?? e.end) : e.end;
       inWorker(TX_NAMES[key] ?? `IDB: ${key}`, end - e.at);
-    } else if ((e.what === 'sign' || e.what === 'digest') && e.end !== undefined) {
+    } else if ((e.what === 'sign' || e.what === 'digest' || e.what === 'encode') && e.end !== undefined) {
       inWorker(PROOF, e.end - e.at);
+    } else if (e.what === 'result' && e.end !== undefined) {
+      inWorker(DESERIALIZE, e.end - e.at);
+    } else if (e.what === 'stringify' && e.end !== undefined) {
+      inWorker(STRINGIFY, e.end - e.at);
     } else if (e.what === 'fetch' && e.headers !== undefined) {
       const bodyRead = e.server?.body ?? 0;
       const endpoint = e.server?.handler ?? 0;

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { CdpBrowser, type Tab } from '../test/e2e/support/cdp-browser.js';
 import { generateKeySpec } from '../server-stub/envelope/key-ring.js';
 import { SIZES, summarize, type Summary } from './stats.js';
-import { stagesOf, summarizeStages, type BreakdownRow, type PageEvent, type PathName, type RunStages, type WorkerEvent } from './breakdown.js';
+import { stagesOf, summarizeStages, type BenchLog, type BreakdownRow, type PathName, type RunStages } from './breakdown.js';
 
 /** The browser runs at 10 KB too, for the breakdown at 1, 10 and 100 KB. */
 const BROWSER_SIZES = [...SIZES, { label: '10 KB', bytes: 10 * 1024 }]
@@ -81,7 +81,7 @@ export async function benchBrowser(options: {
         if (run < 2) continue; // warm-up
         for (const [path, log] of [['hide → durable', hideLog], ['show → restored', showLog]] as const) {
           try {
-            stages[path].push(stagesOf(path, log.page, log.worker));
+            stages[path].push(stagesOf(path, log));
           } catch (error) {
             unmatched[path]++; // counted, and said in the table: a run whose logs do not line up is not guessed at
             if (process.env.STASIS_BENCH_DEBUG) console.error(error);
@@ -110,8 +110,8 @@ export async function benchBrowser(options: {
 }
 
 /** The page's and the bench worker's logs since the last call (bench/page.ts). */
-function drainLog(tab: Tab): Promise<{ page: PageEvent[]; worker: WorkerEvent[] }> {
-  return tab.evaluate(() => (window as unknown as { __benchLog: () => Promise<{ page: PageEvent[]; worker: WorkerEvent[] }> }).__benchLog());
+function drainLog(tab: Tab): Promise<BenchLog> {
+  return tab.evaluate(() => (window as unknown as { __benchLog: () => Promise<BenchLog> }).__benchLog());
 }
 
 function marks(tab: Tab): Promise<Marks> {

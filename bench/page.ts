@@ -8,7 +8,7 @@
  */
 import type { StasisClient } from '../src/client.js';
 import type { BenchView } from './bench-app.js';
-import type { PageEvent, WorkerEvent } from './breakdown.js';
+import type { BenchLog, PageEvent, WorkerEvent } from './breakdown.js';
 
 interface Marks {
   hiddenAt?: number;
@@ -21,7 +21,7 @@ const log: PageEvent[] = [];
 const bench = window as unknown as {
   __bench: Marks;
   __fill: (bytes: number) => void;
-  __benchLog: () => Promise<{ page: PageEvent[]; worker: WorkerEvent[] }>;
+  __benchLog: () => Promise<BenchLog>;
   Stasis?: StasisClient;
 };
 bench.__bench = marks;
@@ -70,7 +70,7 @@ if (stasis) {
     stampEvent('ready');
     connect(stasis.sid);
   });
-  bench.__benchLog = async () => ({ page: log.splice(0), worker: await workerLog() });
+  bench.__benchLog = async () => ({ page: log.splice(0), worker: await workerLog(), pageOrigin: performance.timeOrigin });
 } else {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   connect(btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
@@ -109,11 +109,11 @@ function hook<T extends object>(proto: T, name: keyof T & string, before: (self:
 }
 
 /** Drains the bench service worker's log (bench/public/bench/sw.js). */
-async function workerLog(): Promise<WorkerEvent[]> {
+async function workerLog(): Promise<{ events: WorkerEvent[]; origin: number }> {
   const worker = (await navigator.serviceWorker.getRegistration('/bench/'))?.active;
-  if (!worker) return [];
+  if (!worker) return { events: [], origin: NaN };
   const { port1, port2 } = new MessageChannel();
-  const answer = new Promise<WorkerEvent[]>((resolve) => (port1.onmessage = (event) => resolve(event.data as WorkerEvent[])));
+  const answer = new Promise<{ events: WorkerEvent[]; origin: number }>((resolve) => (port1.onmessage = (event) => resolve(event.data as { events: WorkerEvent[]; origin: number })));
   worker.postMessage({ type: 'bench:log' }, [port2]);
   return answer;
 }

@@ -4,9 +4,10 @@
  * worker. Nothing here changes what the worker does; each hook records `performance.now()` (this worker's
  * clock) and calls the original. Registered at /bench/sw.js (scope /bench/), so it controls no page.
  *
- * The page asks for the log with { type: 'bench:log' } and a port; the answer drains it.
+ * The page asks for the log with { type: 'bench:log' } and a port; the answer drains it, and gives this worker's
+ * performance.timeOrigin (the one cross-clock estimate, the split of the messaging time, uses it).
  */
-/* global self, importScripts, performance, MessagePort, IDBDatabase, IDBTransaction, IDBObjectStore, SubtleCrypto, Response */
+/* global self, importScripts, performance, MessagePort, IDBDatabase, IDBTransaction, IDBObjectStore, IDBRequest, SubtleCrypto, Response */
 // One function scope: top-level consts of a classic script are visible to every script imported later, and a
 // `const fetch` there would hide the hooked self.fetch from dist/stasis-sw.js.
 (() => {
@@ -19,7 +20,7 @@
   self.addEventListener('message', (event) => {
     const data = event.data;
     if (data && data.type === 'stasis:connect') log.push({ what: 'connect', at: now(), hibernate: Boolean(data.hibernate) });
-    if (data && data.type === 'bench:log' && event.ports[0]) event.ports[0].postMessage(log.splice(0));
+    if (data && data.type === 'bench:log' && event.ports[0]) event.ports[0].postMessage({ events: log.splice(0), origin: performance.timeOrigin });
   });
 
   // 2. The comlink call arriving on its port (a listener of our own, added before comlink's) and its answer.
@@ -87,7 +88,22 @@
     };
   }
 
-  // 5. fetch: request → response headers → body read → JSON parsed; the bench server's Server-Timing header.
+  // 5. Whole-blob work the custodian does in between: reading an IndexedDB result (deserializing the value),
+  // TextEncoder (the blob's bytes for the proof's hash), JSON.stringify (the request body). Spans over 0.05 ms.
+  const span = (what, fn) =>
+    function (...args) {
+      const at = now();
+      const result = fn.apply(this, args);
+      const end = now();
+      if (end - at > 0.05) log.push({ what, at, end });
+      return result;
+    };
+  const result = Object.getOwnPropertyDescriptor(IDBRequest.prototype, 'result');
+  Object.defineProperty(IDBRequest.prototype, 'result', { ...result, get: span('result', result.get) });
+  TextEncoder.prototype.encode = span('encode', TextEncoder.prototype.encode);
+  JSON.stringify = span('stringify', JSON.stringify);
+
+  // 6. fetch: request → response headers → body read → JSON parsed; the bench server's Server-Timing header.
   const fetch = self.fetch;
   self.fetch = async function (input, init) {
     const entry = { what: 'fetch', at: now(), url: String(input), bodyBytes: typeof init?.body === 'string' ? init.body.length : 0 };
