@@ -140,36 +140,46 @@ export function stagesOf(path: PathName, log: BenchLog): RunStages {
   } else {
     add(MESSAGING, answered - posted - (workerEnd - workerStart));
   }
-  let measured = 0;
-  const inWorker = (stage: string, ms: number) => {
-    add(stage, ms);
-    measured += ms;
-  };
+  // The worker's measured intervals, in the order they started. What the custodian does not wait for (a delete
+  // under way while it goes on) overlaps the next interval: each counts only until the next one starts, so only
+  // time on the path to the answer is counted; "other" is the span less all of it.
+  const intervals: Array<{ stage: string; start: number; end: number; parts?: Array<[string, number]> }> = [];
   for (const e of worker) {
     if (e.at < workerStart || e.at > workerEnd) continue;
     if (e.what === 'tx' && e.end !== undefined) {
       const key = `${e.mode} ${e.stores} ${e.durability}`;
-      // The custodian awaits a write's commit, but only a read's result (the transaction completes later).
+      // A read goes on with its request's result; a write waits for the commit (or does not wait at all).
       const end = e.mode === 'readonly' ? (e.ready ?? e.end) : e.end;
-      inWorker(TX_NAMES[key] ?? `IDB: ${key}`, end - e.at);
+      intervals.push({ stage: TX_NAMES[key] ?? `IDB: ${key}`, start: e.at, end });
     } else if ((e.what === 'sign' || e.what === 'digest' || e.what === 'encode') && e.end !== undefined) {
-      inWorker(PROOF, e.end - e.at);
+      intervals.push({ stage: PROOF, start: e.at, end: e.end });
     } else if (e.what === 'result' && e.end !== undefined) {
-      inWorker(DESERIALIZE, e.end - e.at);
+      intervals.push({ stage: DESERIALIZE, start: e.at, end: e.end });
     } else if (e.what === 'stringify' && e.end !== undefined) {
-      inWorker(STRINGIFY, e.end - e.at);
+      intervals.push({ stage: STRINGIFY, start: e.at, end: e.end });
     } else if (e.what === 'fetch' && e.headers !== undefined) {
       const bodyRead = e.server?.body ?? 0;
       const endpoint = e.server?.handler ?? 0;
-      inWorker(SERVER_BODY, bodyRead);
-      inWorker(SERVER, endpoint);
-      inWorker(NETWORK, e.headers - e.at - bodyRead - endpoint);
+      const ttfb = e.headers - e.at;
+      // Time to the answer's headers: the server's share (its own Server-Timing), the rest is the way there and back.
+      const parts: Array<[string, number]> = [[SERVER_BODY, bodyRead], [SERVER, endpoint], [NETWORK, ttfb - bodyRead - endpoint]];
+      intervals.push({ stage: NETWORK, start: e.at, end: e.headers, parts });
       if (e.body !== undefined && e.parsed !== undefined) {
-        inWorker(BODY, e.body - e.headers);
-        inWorker(PARSE, e.parsed - e.body);
+        intervals.push({ stage: BODY, start: e.headers, end: e.body });
+        intervals.push({ stage: PARSE, start: e.body, end: e.parsed });
       }
     }
   }
+  intervals.sort((a, b) => a.start - b.start);
+  let measured = 0;
+  intervals.forEach((interval, i) => {
+    const until = Math.min(interval.end, intervals[i + 1]?.start ?? Infinity, workerEnd);
+    const ms = Math.max(0, until - interval.start);
+    const whole = interval.end - interval.start;
+    // An interval cut short keeps its parts' proportions.
+    for (const [stage, part] of interval.parts ?? [[interval.stage, whole]]) add(stage, whole > 0 ? (part / whole) * ms : 0);
+    measured += ms;
+  });
   add(OTHER, workerEnd - workerStart - measured);
   if (hide) {
     const end = find('hibernated', answered);
