@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { benchBrowser, type BrowserResult } from './browser.js';
+import { renderBreakdown } from './breakdown.js';
 import { benchDrainStorm, type DrainResult } from './drain-storm.js';
 import { benchMemory, type MemoryResult } from './memory.js';
 import { benchPeers, type PeersResult } from './peers/index.js';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     serverCli: at('dist', 'server', 'cli.js'),
     benchAppModule: at('dist', 'bench', 'bench-app.js'),
     staticDirs: [at('bench', 'public'), at('dist')],
+    serverTiming: at('bench', 'server-timing.mjs'),
   });
 
   const at100 = browser.rows.find((r) => r.bytes === 100 * 1024)!;
@@ -164,6 +166,9 @@ function render(r: Results): string {
     '',
     renderPeers(r.peers),
     '',
+    '### Where the milliseconds go (the same runs, stage by stage)',
+    '',
+    ...renderBreakdown(r.browser.breakdown),
     '### Memory, drain, size',
     '',
     `- Server memory per live session: ${Math.round(r.memory.live.heapBytesPerSession)} B heap (${Math.round(r.memory.live.rssBytesPerSession)} B RSS), ${r.memory.sessions} sessions.`,
@@ -224,6 +229,13 @@ percentiles, never as timing assertions in tests. How each number is taken:
   in it. Redis runs on a free loopback port without persistence; its memory (INFO memory) and CPU (INFO cpu) are
   shown beside the HMAC row, and the CPU ratio against that row includes Redis's.
 - **Drain storm**: the server CLI and 10,000 WebSocket clients in a second process on loopback; SIGTERM.
+- **Where the milliseconds go**: the same browser runs, stage by stage (bench/breakdown.ts). The page registers
+  bench/public/bench/sw.js, which is dist/stasis-sw.js unchanged with timestamps taken from the outside (the
+  connect message and the comlink call arriving, each IndexedDB transaction from creation to \`complete\`,
+  WebCrypto, fetch to headers / body / \`JSON.parse\`, the answer posted); the page stamps what it posts and
+  receives; the server runs with bench/server-timing.mjs preloaded, a \`Server-Timing\` header on each answer.
+  Every stage is a difference on one clock: page ⇄ worker messaging is the page's round trip less the worker's
+  span, and "worker: other" is the worker's span less what it measured, so a run's stages add up to its total.
 
 ${table}
 `;
