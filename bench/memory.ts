@@ -41,6 +41,7 @@ import { WebSocket } from 'ws';
 import app from '../demo/app.js';
 import { createStasisServer, generateKeySpec, silentLogger, type StasisServer } from '../server-stub/index.js';
 import type { LiveChannel } from '../server-stub/session/session.js';
+import { settledHeap } from './settled-heap.js';
 
 export interface MemoryResult {
   sessions: number;
@@ -179,14 +180,7 @@ async function pauseOne(port: number, sid: string): Promise<void> {
 function noop(): void {}
 
 async function settle(gc: NodeJS.GCFunction): Promise<{ heap: number; rss: number }> {
-  // Several rounds with turns of the event loop between them, so finalizers and weak callbacks run too.
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  gc();
-  const { heapUsed, rss } = process.memoryUsage();
+  const { heapUsed, rss } = await settledHeap(gc);
   return { heap: heapUsed, rss };
 }
 

@@ -32,8 +32,9 @@ export interface CostRow {
 
 const channel: LiveChannel = { send() {}, close() {} };
 
-export async function benchServerCost(options: { iterations: (bytes: number) => number }): Promise<CostRow[]> {
-  const stasis = await createStasisServer({
+/** The reference server in this process, driven through `stasis.sessions` (no HTTP), with room for 1 MB blobs. */
+function inProcessServer() {
+  return createStasisServer({
     app,
     keys: generateKeySpec('bench'),
     logger: silentLogger,
@@ -41,6 +42,10 @@ export async function benchServerCost(options: { iterations: (bytes: number) => 
     warnBlobBytes: 8 << 20,
     maxSessionsPerBrowser: Number.MAX_SAFE_INTEGER,
   });
+}
+
+export async function benchServerCost(options: { iterations: (bytes: number) => number }): Promise<CostRow[]> {
+  const stasis = await inProcessServer();
   const sessions = stasis.sessions;
   const rows: CostRow[] = [];
   try {
@@ -145,14 +150,7 @@ export interface ProofCostRow {
  * is the browser's cost (the custodian's WebCrypto), not the server's.
  */
 export async function benchProofCost(options: { iterations: (bytes: number) => number }): Promise<ProofCostRow[]> {
-  const stasis = await createStasisServer({
-    app,
-    keys: generateKeySpec('bench'),
-    logger: silentLogger,
-    maxBlobBytes: 8 << 20,
-    warnBlobBytes: 8 << 20,
-    maxSessionsPerBrowser: Number.MAX_SAFE_INTEGER,
-  });
+  const stasis = await inProcessServer();
   const sessions = stasis.sessions;
   const key = makeProofKey();
   const kbt = jwkThumbprint(key.jwk);

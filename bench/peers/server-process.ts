@@ -13,6 +13,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { settledHeap, type HeapReading } from '../settled-heap.js';
 import type { ServerKind } from './peer.js';
 import type { PeerServer, ServerCounts } from './servers/peer-server.js';
 
@@ -28,10 +29,7 @@ export interface ServerOptions {
   redisPort?: number;
 }
 
-export interface HeapReading {
-  heapUsed: number;
-  rss: number;
-}
+export type { HeapReading } from '../settled-heap.js';
 
 type Op = 'cpu' | 'heap' | 'counts' | 'close';
 interface Request {
@@ -166,18 +164,6 @@ async function startServer(kind: ServerKind, options: ServerOptions): Promise<Pe
     case 'stasis':
       return (await import('./servers/stasis.js')).startStasisServer();
   }
-}
-
-/** heapUsed and rss after several forced GCs with turns of the event loop between them (as bench/memory.ts). */
-async function settledHeap(gc: NodeJS.GCFunction): Promise<HeapReading> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  gc();
-  const { heapUsed, rss } = process.memoryUsage();
-  return { heapUsed, rss };
 }
 
 async function runChild(kind: ServerKind, options: ServerOptions): Promise<void> {
