@@ -2,7 +2,7 @@
  * The custody API: what the page asks of whoever keeps its blobs (the service worker over comlink, or the
  * same code running in the page when no worker is available). Shared by src/ and worker/.
  */
-import type { Failure, FailureCode } from './index.js';
+import type { Failure, FailureCode, ResumeResponse } from './index.js';
 
 export interface CustodyRequest {
   /** Absolute URL of the Stasis endpoint (e.g. https://app.example/stasis). */
@@ -41,6 +41,23 @@ export type HibernateResult =
  */
 export type ResumeResult = { outcome: 'ok'; gen: number } | { outcome: 'none' } | Failure;
 
+/**
+ * A live-channel resume, step one: the kept blob and a proof made for presenting it on the live channel
+ * (`GET {endpoint}/live`). Nothing is deleted; `gen` and `exp` name the blob lent, for `settle`. `none`,
+ * `expired` and `unavailable` as for `resume`.
+ */
+export type LendResult =
+  | { outcome: 'ok'; blob: string; gen: number; exp: number; proof?: string }
+  | { outcome: 'none' }
+  | { outcome: 'expired' | 'unavailable'; message: string };
+
+/** A live-channel resume, step two: what the server answered for the blob lent (`gen`, `exp`). */
+export interface SettleRequest extends CustodyRequest {
+  gen: number;
+  exp: number;
+  answer: ResumeResponse;
+}
+
 export interface StoredBlobInfo {
   sid: string;
   gen: number;
@@ -60,6 +77,13 @@ export interface CustodyApi {
   orphans(endpoint: string): Promise<StoredBlobInfo[]>;
   /** Retries hibernates recorded as pending; resolves with how many were stored. */
   flushPending(): Promise<number>;
+  /** Live-channel resume: the kept blob (and a proof) to send in the socket's first message; deletes nothing. */
+  lend(request: CustodyRequest): Promise<LendResult>;
+  /**
+   * Live-channel resume: the server's answer for a lent blob. Deletes that blob on a final outcome (only if it
+   * is still the one kept), keeps an `ok` answer's checkpoint in its place; resolves as `resume` would have.
+   */
+  settle(request: SettleRequest): Promise<ResumeResult>;
   /** Keeps a blob the server pushed (drain, idle, checkpoint) as if a hibernate had returned it; `stale` when a newer one is kept. */
   store(request: CustodyRequest & { blob: string }): Promise<HibernateResult>;
 }

@@ -163,7 +163,8 @@ export const PROOF_MAX_SKEW_SECONDS = 120;
 
 /** The payload of a key-binding proof. */
 export interface ProofClaims {
-  htm: 'POST';
+  /** `POST` for the HTTP endpoints; `GET` for a resume on the live channel (the upgrade request's method). */
+  htm: 'POST' | 'GET';
   htu: string;
   iat: number;
   jti: string;
@@ -262,8 +263,36 @@ export const CLOSE_CODES = {
    * as after any drop (and send less before the session is attached).
    */
   tooManyEarlyMessages: 4009,
+  /**
+   * A resume on the live channel was refused (its answer message came first, with the outcome); the reason is
+   * `stasis:<outcome>`. Also when no LiveResume came first, or not within the server's body timeout.
+   */
+  resumeRefused: 4010,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/**
+ * A resume on the live channel (one round trip instead of `POST resume` and then the upgrade): the page opens
+ * `{endpoint}/live?sid=…&resume=1` and its first message is a LiveResume. The server answers with one
+ * LiveResumeAnswer before anything else: `ok` and the session is attached to this socket (the app's messages
+ * follow), or a failure and the socket is closed with `CLOSE_CODES.resumeRefused` and reason `stasis:<outcome>`.
+ * The checks, rate limits, ledger and outcomes are those of `POST resume`; the proof is made for
+ * `GET {endpoint}/live` (`htm: 'GET'`, `htu`: the live path).
+ */
+export const LIVE_RESUME_PARAM = 'resume';
+export const LIVE_RESUME_MESSAGE = 'stasis:resume';
+export const LIVE_RESUME_ANSWER = 'stasis:resumed';
+
+export interface LiveResume extends ResumeRequest {
+  type: typeof LIVE_RESUME_MESSAGE;
+}
+
+export type LiveResumeAnswer = { type: typeof LIVE_RESUME_ANSWER } & ResumeResponse;
+
+export function isLiveResumeAnswer(data: unknown): data is LiveResumeAnswer {
+  const m = data as Partial<LiveResumeAnswer> | null;
+  return typeof m === 'object' && m !== null && m.type === LIVE_RESUME_ANSWER && isOutcome(m.outcome);
+}
 
 /** The reason a channel closed with 4003 when its session belongs to another browser (page code compares it). */
 export const WRONG_BINDING_REASON = 'stasis:wrong-binding';
