@@ -1,6 +1,7 @@
 // Builds every artifact: the page SDK (IIFE + ESM), the service worker, the demo's browser code,
 // and the Node server (library, CLI, demo app). TypeScript is transpiled by esbuild; `tsc` only type-checks
 // and writes the .d.ts files (esbuild is fast and keeps the bundles' output stable).
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import resolve from '@rollup/plugin-node-resolve';
@@ -57,11 +58,19 @@ const typesEntry = {
   },
 };
 
+/** The banner's stylesheet (src/banner.css), served next to the bundles as stasis-banner.css (a file, not inline). */
+const bannerStylesheet = {
+  name: 'stasis-banner-stylesheet',
+  generateBundle() {
+    this.emitFile({ type: 'asset', fileName: 'stasis-banner.css', source: readFileSync(new URL('./src/banner.css', import.meta.url), 'utf8') });
+  },
+};
+
 export default [
   {
     input: 'src/auto.ts',
     output: { file: 'dist/stasis.js', format: 'iife', name: 'Stasis', exports: 'default', sourcemap: true },
-    plugins: browser(true),
+    plugins: [...browser(true), bannerStylesheet],
   },
   {
     input: 'src/index.ts',
@@ -72,6 +81,12 @@ export default [
     // Loaded by dist/stasis.js only where no service worker is available.
     input: 'src/custody/page-custody.ts',
     output: { file: 'dist/stasis-fallback.mjs', format: 'es', sourcemap: true },
+    plugins: browser(true),
+  },
+  {
+    // Loaded by dist/stasis.js only with data-live="on" (the SDK opens the live channel and resumes in it).
+    input: 'src/client/live-channel.ts',
+    output: { file: 'dist/stasis-live.mjs', format: 'es', sourcemap: true },
     plugins: browser(true),
   },
   {

@@ -22,6 +22,12 @@ export type BannerTexts = typeof DEFAULT_TEXTS;
 
 export interface BannerOptions {
   texts?: Partial<BannerTexts>;
+  /**
+   * URL of the banner's stylesheet (a `<link>`, so a Content-Security-Policy of `style-src 'self'` allows it).
+   * Default: `stasis-banner.css` under the client's endpoint, where the Stasis server serves it. `false`: the app
+   * styles `.stasis-banner` itself.
+   */
+  stylesheet?: string | false;
   /** How long the "restored" note stays, ms. Default 4000. */
   noteMs?: number;
 }
@@ -46,22 +52,6 @@ export type BannerState =
 type Action = [label: string, run: () => void, disabled?: boolean];
 
 const STYLE_ID = 'stasis-banner-style';
-// Themable through CSS custom properties: --stasis-bg, --stasis-fg, --stasis-accent, --stasis-warn,
-// --stasis-error, --stasis-radius, --stasis-font. Concatenated, not a multi-line template: no newlines in the bundle.
-const CSS =
-  '.stasis-banner{position:fixed;left:16px;right:16px;bottom:16px;' +
-  'z-index:2147483000;display:flex;justify-content:center;pointer-events:none}' +
-  '.stasis-banner__box{pointer-events:auto;display:flex;gap:12px;align-items:center;max-width:560px;padding:10px 14px;' +
-  'border-radius:var(--stasis-radius,10px);background:var(--stasis-bg,#1f2430);color:var(--stasis-fg,#f5f7fb);' +
-  'font:14px/1.4 var(--stasis-font,system-ui,sans-serif);box-shadow:0 6px 24px rgba(0,0,0,.25)}' +
-  '.stasis-banner[data-state=hidden] .stasis-banner__box,.stasis-banner button[hidden]{display:none}' +
-  '.stasis-banner[data-tone=warn] .stasis-banner__box{border-left:4px solid var(--stasis-warn,#f0b429)}' +
-  '.stasis-banner[data-tone=ok] .stasis-banner__box{border-left:4px solid var(--stasis-accent,#3ecf8e)}' +
-  '.stasis-banner[data-tone=error] .stasis-banner__box{border-left:4px solid var(--stasis-error,#ef5350)}' +
-  '.stasis-banner button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;' +
-  'border-radius:6px;padding:2px 10px;cursor:pointer;white-space:nowrap}' +
-  '.stasis-banner button[aria-disabled=true]{opacity:.55;cursor:progress}' +
-  '.stasis-banner button:focus-visible{outline:2px solid var(--stasis-accent,#3ecf8e);outline-offset:2px}';
 
 /**
  * A small accessible status banner (role=status, aria-live=polite). It shows while Stasis saves,
@@ -71,11 +61,13 @@ const CSS =
 export function mountBanner(client: StasisClient, options: BannerOptions = {}): () => void {
   const texts = { ...DEFAULT_TEXTS, ...options.texts };
   const noteMs = options.noteMs ?? 4000;
-  if (!document.getElementById(STYLE_ID)) {
-    const style = document.createElement('style');
-    style.id = STYLE_ID;
-    style.textContent = CSS;
-    document.head.append(style);
+  const href = options.stylesheet ?? `${client.endpoint}/stasis-banner.css`;
+  if (href && !document.getElementById(STYLE_ID)) {
+    const link = document.createElement('link');
+    link.id = STYLE_ID;
+    link.rel = 'stylesheet';
+    link.href = href;
+    document.head.append(link);
   }
   // The live region itself stays rendered (empty and sizeless when there is nothing to say): screen readers
   // announce changes inside an existing live region, not one that has just appeared.

@@ -32,8 +32,17 @@ export interface StasisOptions {
   orphans?: 'auto' | 'ask' | 'never';
   /** Hibernate a visible page after this many minutes without input; 0 turns it off (default). */
   idleMinutes?: number;
+  /**
+   * Let Stasis open the built-in live channel (`{endpoint}/live`) for the app: each `ready` event carries the
+   * session's socket (`event.detail.socket`, also `Stasis.socket`), and a resume rides in that socket's first
+   * message: one round trip instead of `POST resume` and then the upgrade. Default false (the app connects
+   * its own channel on `ready`, and resumes go over HTTP).
+   */
+  live?: boolean;
   /** Loads the page's own custody, used only when no service worker is available (set by the entry points). */
   loadPageCustody?: () => Promise<typeof import('./custody/page-custody.js')>;
+  /** Loads the live channel's code, used only with `live: true` (set by `createStasis` and the script tag). */
+  loadLiveChannel?: () => Promise<typeof import('./client/live-channel.js')>;
 }
 
 /** EventTarget whose listeners get each Stasis event's own type, as Window's do from WindowEventMap. */
@@ -78,6 +87,7 @@ export class StasisClient extends (EventTarget as new () => StasisEventTarget) {
       policy: options.policy ?? defaultPolicy,
       orphans: options.orphans ?? 'auto',
       idleMinutes: options.idleMinutes ?? 0,
+      loadLiveChannel: options.live ? options.loadLiveChannel : undefined,
       loadPageCustody:
         options.loadPageCustody ?? (() => Promise.reject(new Error('no loadPageCustody (use createStasis)'))),
       ids,
@@ -97,6 +107,11 @@ export class StasisClient extends (EventTarget as new () => StasisEventTarget) {
   /** The tab's session id: pass it to your live channel (e.g. `?sid=`) once `ready` has fired. */
   get sid(): string {
     return this.#s.sid;
+  }
+
+  /** With `live: true`: the live channel the SDK opened for the session (undefined before the first `ready`). */
+  get socket(): WebSocket | undefined {
+    return this.#s.socket;
   }
 
   get status(): StasisStatus {

@@ -75,8 +75,11 @@ export interface StasisEventPayloadMap {
     code: FailureCode;
     detail: { phase: 'hibernate'; message: string } | { phase: 'resume'; message?: string };
   };
-  /** The session is usable: connect the live channel. `gen` when known. */
-  ready: { code: 'ok'; detail: { reason: StasisReadyReason; gen?: number } };
+  /**
+   * The session is usable: connect the live channel. `gen` when known. With `live: true`, `socket` is the
+   * channel the SDK opened for it (open, or still connecting for a new session).
+   */
+  ready: { code: 'ok'; detail: { reason: StasisReadyReason; gen?: number; socket?: WebSocket } };
   /** (`orphans: 'ask'`) the blob another, closed tab left behind; call `Stasis.adopt(orphan.sid)` to resume it. */
   orphan: { code: 'none'; detail: { orphan: { sid: string; gen: number; storedAt: number } } };
   /** Blobs are kept less durably than hoped (`message` says where, and why). */

@@ -27,5 +27,9 @@ export type { CreateStasisOptions } from './create.js';
 /** Creates a client, mounts the banner and starts it. */
 export function createStasis(options: CreateStasisOptions = {}): StasisClient {
   // Bundlers split this off: it is only loaded where no service worker can keep the blobs.
-  return createClient({ loadPageCustody: () => import('./custody/page-custody.js'), ...options });
+  return createClient({
+    loadPageCustody: () => import('./custody/page-custody.js'),
+    loadLiveChannel: () => import('./client/live-channel.js'),
+    ...options,
+  });
 }

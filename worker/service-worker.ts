@@ -59,9 +59,18 @@ export function installStasisWorker(
   custodian: Custodian = defaultCustodian(scope),
 ): void {
   const shell = options.shell ?? shellFromUrl(scope.location.href);
+  // An app shell served offline shows the banner styled: its stylesheet (next to this worker when the Stasis
+  // server serves both) is cached with it, on its own, as a copy of the worker elsewhere may not have one.
+  const bannerStylesheet = new URL('stasis-banner.css', scope.location.href).pathname;
   scope.addEventListener('install', (event) => {
     void scope.skipWaiting();
-    if (shell.length) event.waitUntil(scope.caches.open(SHELL_CACHE).then((cache) => cache.addAll(shell)).catch(() => undefined));
+    if (!shell.length) return;
+    event.waitUntil(
+      scope.caches
+        .open(SHELL_CACHE)
+        .then((cache) => Promise.all([cache.addAll(shell), cache.add(bannerStylesheet).catch(() => undefined)]))
+        .catch(() => undefined),
+    );
   });
   // No clients.claim(): pages talk to the worker without being controlled by it, and claiming a page that
   // sits in the back/forward cache would evict it. The shell cache serves the next loads.
@@ -72,7 +81,7 @@ export function installStasisWorker(
   scope.addEventListener('sync', (event) => {
     if (event.tag === SYNC_TAG) event.waitUntil(custodian.flushPending());
   });
-  if (shell.length) installShellCache(scope, shell);
+  if (shell.length) installShellCache(scope, [...shell, bannerStylesheet]);
   scope.addEventListener('message', (event) => {
     if (!isConnectMessage(event.data)) return;
     const port = event.ports[0];
@@ -99,6 +108,8 @@ function oneCall(custodian: CustodyApi, finished: () => void, started?: Promise<
   return {
     hibernate: (request) => track(started ?? custodian.hibernate(request)),
     resume: (request) => track(custodian.resume(request)),
+    lend: (request) => track(custodian.lend(request)),
+    settle: (request) => track(custodian.settle(request)),
     peek: (sid) => track(custodian.peek(sid)),
     orphans: (endpoint) => track(custodian.orphans(endpoint)),
     flushPending: () => track(custodian.flushPending()),

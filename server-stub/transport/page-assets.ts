@@ -5,12 +5,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAGE_ASSETS } from '../../src/protocol/index.js';
 
-/** The page bundles and their source maps, by the name they are served under. */
+/** The page bundles, their source maps and the banner's stylesheet, by the name they are served under. */
 const SERVED: ReadonlyMap<string, string> = new Map(
-  PAGE_ASSETS.flatMap((name) => [
-    [name, 'text/javascript; charset=utf-8'],
-    [`${name}.map`, 'application/json; charset=utf-8'],
-  ]),
+  PAGE_ASSETS.flatMap((name): Array<[string, string]> =>
+    name.endsWith('.css')
+      ? [[name, 'text/css; charset=utf-8']]
+      : [
+          [name, 'text/javascript; charset=utf-8'],
+          [`${name}.map`, 'application/json; charset=utf-8'],
+        ],
+  ),
 );
 
 /**

@@ -79,6 +79,7 @@ export async function adopt(s: Session, sid: string): Promise<boolean> {
 
 /** StasisClient.recover: the live channel dropped without a hibernate; resume from the newest copy. */
 export async function recover(s: Session, closed?: { code: number; reason: string }): Promise<StasisStatus> {
+  await loadLive(s);
   if (closed?.reason === WRONG_BINDING_REASON && s.state === 'live') {
     // The server holds this sid for another binding cookie (this browser's is gone): start over.
     await boot(s);
@@ -88,7 +89,7 @@ export async function recover(s: Session, closed?: { code: number; reason: strin
     if (kept && s.state === 'live') {
       setState(s, 'hibernated');
       await resume(s);
-    }
+    } else if (s.channel && s.state === 'live') markReady(s, 'live'); // the SDK's socket dropped: a new one
   }
   return s.client.status;
 }
@@ -116,7 +117,8 @@ async function resumeOnce(s: Session): Promise<void> {
     setState(s, 'resuming');
     emit(s, 'resuming', 'pending', { phase: 'resume' });
   }
-  const result: ResumeResult = await api.resume({ endpoint: s.endpoint, sid }).catch(unexpected);
+  await loadLive(s);
+  const result: ResumeResult = await (s.channel?.resumeOnSocket(s, api) ?? api.resume({ endpoint: s.endpoint, sid }).catch(unexpected));
   if (sid !== s.sid || s.away) return;
   record(s, result);
   if (result.outcome === 'none') {
@@ -159,4 +161,13 @@ function scheduleRetry(s: Session, retryAfterSeconds = 0): void {
   s.retry = setTimeout(() => {
     if (!s.away && s.state === 'waiting' && !s.resuming) void resume(s);
   }, delay);
+}
+
+
+/**
+ * `live: true`: loads the live channel's code (its own file) before a resume or a recover needs it. Offline at
+ * first use it stays unloaded: that resume goes over HTTP and its `ready` has no socket; the next one tries again.
+ */
+export async function loadLive(s: Session): Promise<void> {
+  s.channel ??= await s.loadLiveChannel?.().catch(() => undefined);
 }

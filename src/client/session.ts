@@ -14,6 +14,8 @@ import type { CustodyApi } from '../protocol/custody.js';
 import type { SessionIdStore } from '../session-id.js';
 import type { TabClaim } from '../tab-claim.js';
 
+export type LiveChannelModule = typeof import('./live-channel.js');
+
 /**
  * Everything the client knows about its session, shared by the modules under src/client/. The facade
  * (StasisClient) owns the one object, with its options (defaults filled in), and hands it to the plain
@@ -21,7 +23,9 @@ import type { TabClaim } from '../tab-claim.js';
  * resume flows (flows.ts) and keep the blobs the server pushes (pushes.ts). Field names follow StasisStatus
  * where they can; the others are kept short, as terser leaves property names as they are.
  */
-export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint'>>> {
+export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint' | 'live' | 'loadLiveChannel'>>> {
+  /** Set only with `live: true`. */
+  readonly loadLiveChannel: StasisOptions['loadLiveChannel'];
   /** Where every event is dispatched, and whose `status` it carries. */
   readonly client: StasisClient;
   readonly endpoint: string;
@@ -51,6 +55,10 @@ export interface Session extends Readonly<Required<Omit<StasisOptions, 'endpoint
   /** Timer of the next automatic resume retry, and how many retries came before it (for the backoff). */
   retry?: ReturnType<typeof setTimeout>;
   retries: number;
+  /** `live`: the socket the SDK opened last (handed to the app with each `ready`). */
+  socket?: WebSocket;
+  /** `live`: the live channel's code once loaded (see flows.ts `loadLive`). */
+  channel?: LiveChannelModule;
   /** A resume is under way (one at a time). */
   resuming: boolean;
   /** Settles once a parked claim is back (a page restored from the back/forward cache); resumes wait for it. */
@@ -90,7 +98,9 @@ export function record(s: Session, result: { outcome: Outcome | 'none'; message?
 
 /** The session is usable: a `ready` event, and `ready()` resolves (the first time). */
 export function markReady(s: Session, reason: StasisReadyReason): void {
-  emit(s, 'ready', 'ok', { reason, ...(s.gen !== undefined ? { gen: s.gen } : {}) });
+  // Live mode: the session's socket goes with it (the one it resumed on, else a new one).
+  s.channel?.ensureSocket(s);
+  emit(s, 'ready', 'ok', { reason, ...(s.gen !== undefined ? { gen: s.gen } : {}), socket: s.socket });
   s.resolve(s.client.status);
 }
 

@@ -45,16 +45,17 @@ export class BindingKey {
   }
 
   /**
-   * A proof for a POST to `url` (and, on resume, over `blob`); undefined where this context cannot keep a key
-   * (the request then goes without one: cookie-only binding). Makes and stores the key on first use.
+   * A proof for a request to `url` (`POST`, or `GET` for the live channel's upgrade; on resume, over `blob`);
+   * undefined where this context cannot keep a key (the request then goes without one: cookie-only binding).
+   * Makes and stores the key on first use.
    */
-  async prove(url: string, blob?: string): Promise<string | undefined> {
+  async prove(url: string, blob?: string, htm: ProofClaims['htm'] = 'POST'): Promise<string | undefined> {
     const subtle = this.subtle;
     if (!subtle) return undefined;
     const key = await this.#ensure();
     if (!key) return undefined;
     const claims: ProofClaims = {
-      htm: 'POST',
+      htm,
       htu: new URL(url).pathname,
       iat: Math.floor(this.now() / 1000),
       jti: base64url(globalThis.crypto.getRandomValues(new Uint8Array(16))),

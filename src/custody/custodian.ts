@@ -1,18 +1,20 @@
 import {
   ROUTES,
   isFinal,
+  encodeResumeRequest,
   isOutcome,
   readBlobHeader,
   type HibernateRequest,
   type HibernateResponse,
-  type ResumeRequest,
   type ResumeResponse,
 } from '../protocol/index.js';
 import type {
   CustodyApi,
   CustodyRequest,
   HibernateResult,
+  LendResult,
   ResumeResult,
+  SettleRequest,
   StoredBlobInfo,
 } from '../protocol/custody.js';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
@@ -37,8 +39,9 @@ export interface CustodianOptions {
 
 /**
  * Performs the protocol's requests and keeps the blobs: hibernate (POST, then a durable write) and resume
- * (read, POST, delete only on a final outcome, or keep the checkpoint an `ok` carries instead). Operations on one sid run one after another, so a
- * resume waits for a hibernate still in flight (a reload right after hiding).
+ * (read, POST, delete only on a final outcome, or keep the checkpoint an `ok` carries instead; `lend` and
+ * `settle` are the same two halves for a resume the page sends on its live channel). Operations on one sid
+ * run one after another, so a resume waits for a hibernate still in flight (a reload right after hiding).
  */
 export class Custodian implements CustodyApi {
   readonly #queue = new KeyedQueue();
@@ -71,9 +74,9 @@ export class Custodian implements CustodyApi {
   }
 
   /** A key-binding proof for `route`, or undefined (no key here, or signing failed: the cookie binds alone). */
-  async #prove(endpoint: string, route: string, blob?: string): Promise<string | undefined> {
+  async #prove(endpoint: string, route: string, blob?: string, htm: 'POST' | 'GET' = 'POST'): Promise<string | undefined> {
     try {
-      return await this.#binding?.prove(endpoint.replace(/\/+$/, '') + route, blob);
+      return await this.#binding?.prove(endpoint.replace(/\/+$/, '') + route, blob, htm);
     } catch {
       return undefined;
     }
@@ -117,7 +120,7 @@ export class Custodian implements CustodyApi {
       ...(request.keepChannels ? { keepChannels: true } : {}),
       ...(proof ? { proof } : {}),
     };
-    const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, body, true);
+    const answer = await this.#post<HibernateResponse>(request.endpoint, ROUTES.hibernate, JSON.stringify(body), true);
     if (answer.outcome === 'unavailable') {
       // Offline or server down: the session is still live there. Remember to hand it over later.
       await vault.putPending({ sid: request.sid, endpoint: request.endpoint, since: this.#now() }).catch(() => undefined);
@@ -157,48 +160,78 @@ export class Custodian implements CustodyApi {
 
   resume(request: CustodyRequest): Promise<ResumeResult> {
     return this.#queue.run(request.sid, async () => {
-      const vault = await this.#openVault();
-      // The tab is back before a pending hibernate went through: the session never left the server.
-      await vault.deletePending(request.sid);
-      const record = this.#unstored.get(request.sid) ?? (await vault.get(request.sid));
-      if (!record) return { outcome: 'none' };
-      const forget = async () => {
-        this.#unstored.delete(request.sid);
-        await vault.delete(request.sid);
-      };
-      if (record.exp * 1000 <= this.#now()) {
-        await forget();
-        return { outcome: 'expired', message: 'The stored session expired before it was resumed.' };
-      }
-      const proof = await this.#prove(request.endpoint, ROUTES.resume, record.blob);
+      const lent = await this.#lendNow(request, ROUTES.resume, 'POST');
+      if (lent.outcome !== 'ok') return lent;
       const answer = await this.#post<ResumeResponse>(
         request.endpoint,
         ROUTES.resume,
-        { sid: request.sid, blob: record.blob, ...(proof ? { proof } : {}) } satisfies ResumeRequest,
+        encodeResumeRequest({ sid: request.sid, blob: lent.blob, ...(lent.proof ? { proof: lent.proof } : {}) }),
         false,
       );
-      if (answer.outcome === 'ok' && (answer.sid !== request.sid || !Number.isSafeInteger(answer.gen))) {
-        return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
-      }
-      if (answer.outcome === 'ok' && typeof answer.checkpoint === 'string') {
-        // The presented blob is used up; the server's checkpoint of the restored session takes its place.
-        const kept = await this.#keep(request, answer.checkpoint, vault);
-        if (kept.outcome !== 'ok') await forget();
-      } else if (isFinal(answer.outcome)) await forget();
-      if (answer.outcome === 'ok') {
-        this.#resumedTo.delete(request.sid); // most recent last, so the oldest entry goes first
-        this.#resumedTo.set(request.sid, answer.gen);
-        if (this.#resumedTo.size > 1000) this.#resumedTo.delete(this.#resumedTo.keys().next().value!);
-        return { outcome: 'ok', gen: answer.gen };
-      }
-      const wait = 'retryAfterSeconds' in answer ? answer.retryAfterSeconds : undefined;
-      return {
-        outcome: answer.outcome,
-        message: answer.message,
-        ...(typeof wait === 'number' ? { retryAfterSeconds: wait } : {}),
-        ...('quiet' in answer && answer.quiet === true ? { quiet: true as const } : {}),
-      };
+      return this.#settleNow({ ...request, gen: lent.gen, exp: lent.exp, answer });
     });
+  }
+
+  lend(request: CustodyRequest): Promise<LendResult> {
+    return this.#queue.run(request.sid, () => this.#lendNow(request, ROUTES.live, 'GET'));
+  }
+
+  settle(request: SettleRequest): Promise<ResumeResult> {
+    return this.#queue.run(request.sid, () => this.#settleNow(request));
+  }
+
+  /** The kept blob of `request.sid` and a proof for presenting it at `route`; expired blobs are dropped here. */
+  async #lendNow(request: CustodyRequest, route: string, htm: 'POST' | 'GET'): Promise<LendResult> {
+    const vault = await this.#openVault();
+    // The tab is back before a pending hibernate went through: the session never left the server.
+    await vault.deletePending(request.sid);
+    const record = this.#unstored.get(request.sid) ?? (await vault.get(request.sid));
+    if (!record) return { outcome: 'none' };
+    if (record.exp * 1000 <= this.#now()) {
+      await this.#forget(request.sid, vault);
+      return { outcome: 'expired', message: 'The stored session expired before it was resumed.' };
+    }
+    const proof = await this.#prove(request.endpoint, route, record.blob, htm);
+    return { outcome: 'ok', blob: record.blob, gen: record.gen, exp: record.exp, ...(proof ? { proof } : {}) };
+  }
+
+  /**
+   * The server's answer for the blob lent (`gen`, `exp`): deleted on a final outcome, replaced by an `ok`
+   * answer's checkpoint. A blob kept meanwhile that is not the one lent (a newer push) is left alone.
+   */
+  async #settleNow({ answer, ...request }: SettleRequest): Promise<ResumeResult> {
+    const vault = await this.#openVault();
+    // The page passes on what its socket said: only a Stasis outcome counts (an unknown one never deletes).
+    if (!isOutcome(answer?.outcome)) return { outcome: 'unavailable', message: 'The server answered without a Stasis outcome.' };
+    if (answer.outcome === 'ok' && (answer.sid !== request.sid || !Number.isSafeInteger(answer.gen))) {
+      return { outcome: 'unavailable', message: 'The server answered ok without the resumed session.' };
+    }
+    const kept = this.#unstored.get(request.sid) ?? (await vault.get(request.sid));
+    const lentStillKept = kept !== undefined && kept.gen === request.gen && kept.exp === request.exp;
+    if (answer.outcome === 'ok' && typeof answer.checkpoint === 'string' && (lentStillKept || !kept)) {
+      // The presented blob is used up; the server's checkpoint of the restored session takes its place (unless
+      // a newer blob came meanwhile: a hibernate or push that overtook this settle).
+      const stored = await this.#keep(request, answer.checkpoint, vault);
+      if (stored.outcome !== 'ok' && lentStillKept) await this.#forget(request.sid, vault);
+    } else if (isFinal(answer.outcome) && lentStillKept) await this.#forget(request.sid, vault);
+    if (answer.outcome === 'ok') {
+      this.#resumedTo.delete(request.sid); // most recent last, so the oldest entry goes first
+      this.#resumedTo.set(request.sid, answer.gen);
+      if (this.#resumedTo.size > 1000) this.#resumedTo.delete(this.#resumedTo.keys().next().value!);
+      return { outcome: 'ok', gen: answer.gen };
+    }
+    const wait = 'retryAfterSeconds' in answer ? answer.retryAfterSeconds : undefined;
+    return {
+      outcome: answer.outcome,
+      message: answer.message,
+      ...(typeof wait === 'number' ? { retryAfterSeconds: wait } : {}),
+      ...('quiet' in answer && answer.quiet === true ? { quiet: true as const } : {}),
+    };
+  }
+
+  async #forget(sid: string, vault: BlobStore): Promise<void> {
+    this.#unstored.delete(sid);
+    await vault.delete(sid);
   }
 
   peek(sid: string): Promise<StoredBlobInfo | undefined> {
@@ -265,7 +298,7 @@ export class Custodian implements CustodyApi {
   async #post<T extends { outcome: string }>(
     endpoint: string,
     route: string,
-    body: unknown,
+    body: string,
     keepalive: boolean,
   ): Promise<T | { outcome: 'unavailable'; message: string }> {
     let response: Response;
@@ -273,7 +306,7 @@ export class Custodian implements CustodyApi {
       response = await this.#fetch(endpoint.replace(/\/+$/, '') + route, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
+        body,
         credentials: 'same-origin',
         cache: 'no-store',
         keepalive: keepalive && this.options.keepalive === true,

@@ -1,6 +1,6 @@
 import { wrap } from 'comlink';
 import { CONNECT_MESSAGE, type ConnectMessage } from '../protocol/index.js';
-import type { CustodyApi, CustodyRequest, HibernateResult, ResumeResult } from '../protocol/custody.js';
+import type { CustodyApi, CustodyRequest, HibernateResult, LendResult, ResumeResult, SettleRequest } from '../protocol/custody.js';
 
 /**
  * Talks to the Stasis service worker. Every call gets its own MessagePort, posted to the worker with a
@@ -54,6 +54,8 @@ export function serviceWorkerCustody(registration: ServiceWorkerRegistration, ti
   return {
     hibernate: (request: CustodyRequest) => call<HibernateResult>((r) => r.hibernate(request), silent, { ...request }),
     resume: (request: CustodyRequest) => call<ResumeResult>((r) => r.resume(request), silent),
+    lend: (request: CustodyRequest) => call<LendResult>((r) => r.lend(request), silent),
+    settle: (request: SettleRequest) => call<ResumeResult>((r) => r.settle(request), silent),
     peek: (sid: string) => call((r) => r.peek(sid), () => undefined),
     orphans: (endpoint: string) => call((r) => r.orphans(endpoint), () => []),
     flushPending: () => call((r) => r.flushPending(), () => 0),

@@ -23,10 +23,11 @@ export const ROUTES = {
 
 /**
  * The page bundles the server serves below its mount point (`<script src="/stasis/stasis.js">`): the script
- * tag, the service worker and the page custody it loads where no service worker is available. (The ESM build
+ * tag, the service worker, the page custody it loads where no service worker is available, the live channel
+ * it loads with `data-live="on"` and the banner's stylesheet. (The ESM build
  * is for bundlers: `import { createStasis } from 'stasis'`.)
  */
-export const PAGE_ASSETS = ['stasis.js', 'stasis-sw.js', 'stasis-fallback.mjs'] as const;
+export const PAGE_ASSETS = ['stasis.js', 'stasis-sw.js', 'stasis-fallback.mjs', 'stasis-live.mjs', 'stasis-banner.css'] as const;
 
 /** What `Stasis.debug.failover(kind)` simulates: an abrupt disconnect, a server restart, a move to another instance. */
 export const FAILOVER_KINDS = ['disconnect', 'restart', 'move'] as const;
@@ -149,6 +150,21 @@ export interface ResumeRequest {
   blob: string;
   /** Required for a blob bound to a key: a proof by that key, over this request and this blob (`bh`). */
   proof?: string;
+}
+
+/** A blob is base64url parts joined by dots: nothing in it needs escaping in a JSON string. */
+const BLOB_CHARS = /^[A-Za-z0-9_.-]*$/;
+
+/**
+ * The JSON text of a resume request (HTTP body or live-channel first message). The blob (often 100 KB and more)
+ * is spliced in as it is rather than copied through JSON.stringify's escaping scan; anything that is not
+ * blob-shaped goes through JSON.stringify as usual.
+ */
+export function encodeResumeRequest(request: ResumeRequest | LiveResume): string {
+  const { blob, ...rest } = request;
+  if (typeof blob !== 'string' || !BLOB_CHARS.test(blob)) return JSON.stringify(request);
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"blob":"${blob}"}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import 'fake-indexeddb/auto';
+import { createHash } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterEach, afterAll, vi } from 'vitest';
 import { http, HttpResponse, delay } from 'msw';
 import { setupServer } from 'msw/node';
@@ -673,5 +674,93 @@ describe('Custodian vault opening', () => {
     expect(await custodian.peek(sid)).toMatchObject({ gen: 4 });
     expect(await custodian.resume({ endpoint: ENDPOINT, sid })).toEqual({ outcome: 'ok', gen: 5 });
     expect(await custodian.peek(sid)).toBeUndefined();
+  });
+});
+
+// ---- lend and settle: a resume the page sends on its live channel ----
+
+/** The payload of a key-binding proof (compact JWS). */
+function proofClaims(proof: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+describe('Custodian.lend and settle (resume on the live channel)', () => {
+  it('lend hands out the kept blob with a proof made for GET <endpoint>/live over that blob, deletes nothing and sends nothing', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    const record = await seed(inspect, sid, { gen: 7 });
+    const lent = await custodian.lend({ endpoint: ENDPOINT, sid });
+    expect(lent).toMatchObject({ outcome: 'ok', blob: record.blob, gen: 7, exp: record.exp, proof: expect.any(String) });
+    const claims = proofClaims((lent as { proof: string }).proof);
+    expect(claims).toMatchObject({ htm: 'GET', htu: '/stasis/live', bh: createHash('sha256').update(record.blob).digest('base64url') });
+    expect(seen).toEqual([]);
+    expect(await inspect.get(sid)).toMatchObject({ blob: record.blob });
+  });
+
+  it("lend: 'none' when nothing is kept; an expired blob is 'expired' and deleted", async () => {
+    const { custodian, inspect } = await setup();
+    expect(await custodian.lend({ endpoint: ENDPOINT, sid: makeSid() })).toEqual({ outcome: 'none' });
+    const sid = makeSid();
+    await seed(inspect, sid, { exp: epochSeconds(-1) });
+    expect((await custodian.lend({ endpoint: ENDPOINT, sid })).outcome).toBe('expired');
+    expect(await inspect.get(sid)).toBeUndefined();
+  });
+
+  it('settle ok deletes the lent blob; with a checkpoint the checkpoint takes its place', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    const record = await seed(inspect, sid, { gen: 7 });
+    const answer = { outcome: 'ok' as const, sid, gen: 8 };
+    expect(await custodian.settle({ endpoint: ENDPOINT, sid, gen: 7, exp: record.exp, answer })).toEqual({ outcome: 'ok', gen: 8 });
+    expect(await inspect.get(sid)).toBeUndefined();
+
+    const other = makeSid();
+    const kept = await seed(inspect, other, { gen: 3 });
+    const checkpoint = makeBlob({ sid: other, gen: 4, exp: epochSeconds(7200) });
+    const settled = await custodian.settle({ endpoint: ENDPOINT, sid: other, gen: 3, exp: kept.exp, answer: { outcome: 'ok', sid: other, gen: 4, checkpoint } });
+    expect(settled).toEqual({ outcome: 'ok', gen: 4 });
+    expect(await inspect.get(other)).toMatchObject({ gen: 4, blob: checkpoint });
+    expect(seen).toEqual([]);
+  });
+
+  it('settle keeps the blob for a non-final answer (Retry-After passed on) and deletes it for a final one', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    const record = await seed(inspect, sid, { gen: 7 });
+    const lent = { endpoint: ENDPOINT, sid, gen: 7, exp: record.exp };
+    expect(await custodian.settle({ ...lent, answer: { outcome: 'rate-limited', message: 'slow down', retryAfterSeconds: 5 } })).toEqual({
+      outcome: 'rate-limited',
+      message: 'slow down',
+      retryAfterSeconds: 5,
+    });
+    expect(await custodian.settle({ ...lent, answer: { outcome: 'unavailable', message: 'down' } })).toMatchObject({ outcome: 'unavailable' });
+    expect(await inspect.get(sid)).toBeDefined();
+    expect(await custodian.settle({ ...lent, answer: { outcome: 'replayed', message: 'used' } })).toMatchObject({ outcome: 'replayed' });
+    expect(await inspect.get(sid)).toBeUndefined();
+  });
+
+  it('settle never deletes on an answer that is not a Stasis outcome, nor on an ok for another session', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    const record = await seed(inspect, sid, { gen: 7 });
+    const lent = { endpoint: ENDPOINT, sid, gen: 7, exp: record.exp };
+    const bogus = [{ outcome: 'deleted', message: 'please delete' }, null, { outcome: 'ok', sid: makeSid(), gen: 8 }, { outcome: 'ok', sid }];
+    for (const answer of bogus) {
+      expect((await custodian.settle({ ...lent, answer: answer as never })).outcome).toBe('unavailable');
+    }
+    expect(await inspect.get(sid)).toMatchObject({ blob: record.blob });
+  });
+
+  it('settle leaves a newer blob kept meanwhile alone (a hibernate or push that overtook it): not deleted, not overwritten by the checkpoint', async () => {
+    const { custodian, inspect } = await setup();
+    const sid = makeSid();
+    const lent = await seed(inspect, sid, { gen: 7 });
+    const newer = makeBlob({ sid, gen: 8, exp: epochSeconds(7200) });
+    expect((await custodian.store({ endpoint: ENDPOINT, sid, blob: newer })).outcome).toBe('ok');
+    const checkpoint = makeBlob({ sid, gen: 8, exp: epochSeconds(3600) });
+    await custodian.settle({ endpoint: ENDPOINT, sid, gen: 7, exp: lent.exp, answer: { outcome: 'ok', sid, gen: 8, checkpoint } });
+    expect(await inspect.get(sid)).toMatchObject({ blob: newer });
+    await custodian.settle({ endpoint: ENDPOINT, sid, gen: 7, exp: lent.exp, answer: { outcome: 'replayed', message: 'used' } });
+    expect(await inspect.get(sid)).toMatchObject({ blob: newer });
   });
 });

@@ -92,6 +92,8 @@ function custody() {
     orphans: vi.fn<CustodyApi['orphans']>(async () => []),
     flushPending: vi.fn<CustodyApi['flushPending']>(async () => 0),
     store: vi.fn<CustodyApi['store']>(async () => KEPT),
+    lend: vi.fn<CustodyApi['lend']>(async () => ({ outcome: 'none' })),
+    settle: vi.fn<CustodyApi['settle']>(async () => RESUMED),
   } satisfies CustodyApi;
 }
 

@@ -14,7 +14,7 @@ const ALLOWED = [
   /^CHANGELOG\.md$/,
   /^docs\/[a-z-]+\.md$/,
   /^docs\/vectors\/([a-z]+\.json|README\.md)$/,
-  /^dist\/stasis(\.js|\.mjs|-sw\.js|-fallback\.mjs|-[a-z-]+-[A-Za-z0-9_-]{8}\.mjs)(\.map)?$/,
+  /^dist\/stasis(\.js|\.mjs|-sw\.js|-fallback\.mjs|-live\.mjs|-banner\.css|-[a-z-]+-[A-Za-z0-9_-]{8}\.mjs)(\.map)?$/,
   /^dist\/worker\.mjs(\.map)?$/,
   /^dist\/(stasis|global)\.d\.ts$/,
   /^dist\/server\/(index|cli|ws|socket-io|fastify|redis|conformance|conformance-app)\.js$/,
@@ -65,9 +65,9 @@ describe('the npm tarball', () => {
     const unpacked = entries.reduce((sum, e) => sum + e.bytes, 0);
     const packed = statSync(tarball).size;
     console.log(`[package] ${entries.length} files, ${(packed / 1024).toFixed(1)} kB packed, ${(unpacked / 1024).toFixed(1)} kB unpacked`);
-    // Today ~476 kB and ~1.74 MB (the golden vectors in docs/vectors/ ~37 kB, stasis-conformance ~45 kB of it): a
+    // Today ~543 kB and ~1.96 MB (the golden vectors in docs/vectors/ ~37 kB, stasis-conformance ~45 kB of it): a
     // budget that catches a folder slipping in, not a few bytes of growth.
-    expect(packed).toBeLessThan(520 * 1024);
-    expect(unpacked).toBeLessThan(1900 * 1024);
+    expect(packed).toBeLessThan(600 * 1024);
+    expect(unpacked).toBeLessThan(2200 * 1024);
   });
 });
