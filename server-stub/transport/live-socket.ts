@@ -159,8 +159,13 @@ export function createLiveSocket(
         reject(new StasisError('malformed', `No ${LIVE_RESUME_MESSAGE} message came within ${config.bodyTimeoutMs} ms.`));
       }, config.bodyTimeoutMs);
       // Nobody left to answer: like a POST whose client went away, not a resume outcome.
-      void closed.then(() => reject(new RequestAbortedError(0, undefined, 'close')));
+      void closed.then(() => {
+        if (!takeResume) return;
+        stopWaiting();
+        reject(new RequestAbortedError(0, undefined, 'close'));
+      });
     });
+    request.catch(() => {}); // a limit may answer without reading it: the gate sees the rejection when it does
     function stopWaiting(): void {
       takeResume = undefined;
       clearTimeout(timer);
