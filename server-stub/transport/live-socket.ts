@@ -138,7 +138,7 @@ export function createLiveSocket(
           for (const message of early.splice(0)) deliver(attached, message);
         },
         (error: unknown) => {
-          if (shut) return; // already closed (4009)
+          if (shut) return; // already closed by this side
           if (!(error instanceof StasisError)) logger.error(`live connect failed: ${(error as Error)?.stack ?? String(error)}`);
           const { code, reason } = closeFor(error);
           socket.close(code, reason);
