@@ -313,6 +313,22 @@ describe('one failure limit for both resume routes', () => {
   });
 });
 
+describe('one bail-out guard for both resume routes', () => {
+  it('failures over HTTP start a storm that makes the live channel\'s failures quiet', async () => {
+    const r = await start({ bailoutMinResumes: 4, bailoutFraction: 0.5, resumeFailuresPerMinute: 1000 });
+    const { sid, cookie, blob } = await blobOf(r);
+    const p = parts(blob);
+    const forged = [p[0], p[1], p[2], flipMiddle(p[3]), p[4]].join('.');
+    const http = [];
+    for (let i = 0; i < 4; i++) http.push((await post(r, '/stasis/resume', { sid, blob: forged }, cookie)).json);
+    expect(http[0]).toStrictEqual({ outcome: 'tampered', message: expect.any(String) }); // not a storm yet
+    expect(http[3]).toMatchObject({ outcome: 'tampered', quiet: true });
+    const socket = resumeSocket(r, sid, { blob: forged }, cookie);
+    expect(await socket.nth(0)).toMatchObject({ type: LIVE_RESUME_ANSWER, outcome: 'tampered', quiet: true });
+    expect(await socket.closed).toStrictEqual({ code: CLOSE_CODES.resumeRefused, reason: 'stasis:tampered' });
+  });
+});
+
 describe('key-bound blobs on the live channel', () => {
   async function keyBound(r: Running, signer: Signer) {
     return blobOf(r, 9, () => makeProof(signer, 'POST', '/stasis/hibernate'));
