@@ -16,6 +16,7 @@ import { StoreChain } from './store/store-chain.js';
 import { SessionManager } from './session/session-manager.js';
 import { createHttpHandler } from './transport/http-endpoints.js';
 import { createLiveSocket, type WebSocketServerClass } from './transport/live-socket.js';
+import { createResumeGate } from './transport/resume-gate.js';
 import { defaultAssetsDir } from './transport/page-assets.js';
 import type { ParsedBody } from './transport/request-body.js';
 import { routeUpgrades, type UpgradeServer } from './transport/upgrade-router.js';
@@ -157,8 +158,10 @@ export async function createStasisServer<A = AppHandlers | void>(
     ...(options.now ? { now: options.now } : {}),
   });
   const assetsDir = options.assets === false ? undefined : (options.assets ?? defaultAssetsDir());
-  const handle = createHttpHandler(sessions, config, logger, { ...(options.now ? { now: options.now } : {}), assetsDir });
-  const live = createLiveSocket(sessions, config, logger, await loadWebSocketServer());
+  // One gate for both resume routes: their failure limits and bail-out guard count together.
+  const resumeGate = createResumeGate(sessions, config, logger, options.now);
+  const handle = createHttpHandler(sessions, config, logger, resumeGate, { ...(options.now ? { now: options.now } : {}), assetsDir });
+  const live = createLiveSocket(sessions, config, logger, resumeGate, await loadWebSocketServer());
 
   return {
     config,

@@ -13,7 +13,9 @@ export interface ProofKey {
 }
 
 export interface ProofClaimsInput {
-  /** The path the request goes to (`/stasis/resume`). */
+  /** The request's method: `POST` (default), or `GET` for a resume on the live channel. */
+  htm?: 'POST' | 'GET';
+  /** The path the request goes to (`/stasis/resume`, `/stasis/live`). */
   htu: string;
   /** Seconds since the epoch. */
   iat: number;
@@ -34,7 +36,7 @@ export const blobHash = (blob: string): string => createHash('sha256').update(bl
 /** A compact ES256 JWS proof signed with `key`. */
 export function makeProof(key: ProofKey, input: ProofClaimsInput): string {
   const bh = input.bh ?? (input.blob === undefined ? undefined : blobHash(input.blob));
-  const claims = { htm: 'POST', htu: input.htu, iat: input.iat, jti: randomBytes(16).toString('base64url'), ...(bh === undefined ? {} : { bh }) };
+  const claims = { htm: input.htm ?? 'POST', htu: input.htu, iat: input.iat, jti: randomBytes(16).toString('base64url'), ...(bh === undefined ? {} : { bh }) };
   const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const signingInput = `${encode({ typ: PROOF_TYPE, alg: 'ES256', jwk: key.jwk })}.${encode(claims)}`;
   const signature = sign('sha256', Buffer.from(signingInput), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });

@@ -15,6 +15,7 @@ import { httpGroup } from './requirements/http.js';
 import { keyBindingGroup } from './requirements/key-binding.js';
 import { ledgerGroup } from './requirements/ledger.js';
 import { liveGroup } from './requirements/live.js';
+import { liveResumeGroup } from './requirements/live-resume.js';
 import { rateLimitGroup } from './requirements/rate-limit.js';
 import { setupGroup } from './requirements/setup.js';
 import { vectorsGroup } from './requirements/vectors.js';
@@ -28,6 +29,7 @@ export const GROUPS: readonly Group[] = [
   httpGroup,
   cookieGroup,
   liveGroup,
+  liveResumeGroup,
   ledgerGroup,
   keyBindingGroup,
   capsGroup,

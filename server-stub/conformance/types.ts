@@ -73,6 +73,8 @@ export interface Facts {
   /** The published test keys, vectors and the server's acceptance of them. */
   vectors?: TestVectors;
   vectorsProblem?: string;
+  /** The server resumes on the live channel (LIVE-RESUME-OK passed; false: it failed; unset: not checked). */
+  liveResume?: boolean;
   /** Resume answers carry a `checkpoint` (the server has checkpoints on). */
   checkpoints?: boolean;
 }

@@ -12,22 +12,16 @@ import {
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { BailoutGuard } from '../bailout-guard.js';
-import { FailureRateLimiter } from '../rate-limiter.js';
 import type { SessionManager } from '../session/session-manager.js';
-import { bindingHash } from '../session/session-sealer.js';
 import { bindingCookieHeader, clientAddress, newBindingSecret, readBindingCookie } from './binding-cookie.js';
 import { isOriginAllowed } from './origin-policy.js';
-import { verifyProof, type ProofResult } from './proof.js';
+import { verifyProof } from './proof.js';
+import type { ResumeGate } from './resume-gate.js';
 import { BodyTimeoutError, readJsonBody, RequestAbortedError, type ParsedBody } from './request-body.js';
 import { failoverEndpoint } from './failover-endpoint.js';
 import { createAssetHandler } from './page-assets.js';
 
 const startedAt = Date.now();
-const SUSPICIOUS: ReadonlySet<string> = new Set(['tampered', 'unknown-key', 'wrong-binding', 'malformed']);
-
-/** A resume refused by the per-browser cap on live sessions: try again after this long (a tab may close). */
-export const SESSION_CAP_RETRY_SECONDS = 5;
 /** The `route` label of stasis_aborted_requests_total for each route that reads a body. */
 const ABORT_ROUTES: ReadonlyMap<string, string> = new Map([
   [ROUTES.hibernate, 'hibernate'],
@@ -45,15 +39,12 @@ export function createHttpHandler(
   manager: SessionManager,
   config: ResolvedConfig,
   logger: Logger,
+  resumeGate: ResumeGate,
   options: { now?: () => number; assetsDir?: string | undefined } = {},
 ) {
   const now = options.now ?? Date.now;
   const base = config.basePath;
   const serveAsset = createAssetHandler(options.assetsDir);
-  const bailout = new BailoutGuard({ ...config.bailout, logger, metrics: manager.metrics, now });
-  const failuresByBrowser = new FailureRateLimiter(config.resumeFailuresPerMinute, 60_000, now);
-  // A client can drop or invent cookies, so addresses get their own, looser limit (shared NATs).
-  const failuresByAddress = new FailureRateLimiter(config.resumeFailuresPerMinute * 5, 60_000, now);
   return async function handle(req: IncomingMessage, res: ServerResponse, parsed?: ParsedBody): Promise<boolean> {
     /** Set when the client went away before its body ended (the failover endpoint turns errors into answers). */
     let aborted: RequestAbortedError | undefined;
@@ -128,73 +119,18 @@ export function createHttpHandler(
           if (!existing) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
           reply(200, answer);
         } else {
-          const cookie = readBindingCookie(req, config.cookieName);
-          const address = clientAddress(req, config.trustProxy);
-          // The browser's identity for the failure limit: the key of a valid proof, else the cookie's hash.
-          let browser = cookie ? bindingHash(cookie) : undefined;
-          const wait = Math.max(
-            failuresByAddress.retryAfterSeconds(address),
-            browser ? failuresByBrowser.retryAfterSeconds(browser) : 0,
-          );
-          const refuse = (wait: number) => {
-            manager.metrics.resume('rate-limited');
-            res.setHeader('Retry-After', String(wait));
-            reply(HTTP_STATUS['rate-limited'], {
-              outcome: 'rate-limited',
-              message: `Too many failed resumes; try again in ${wait} s.`,
-              retryAfterSeconds: wait,
-            } satisfies Failure);
-          };
-          if (wait > 0) {
-            req.resume();
-            refuse(wait);
-            return true;
-          }
-          try {
-            const body = await readJson();
-            if (!isSid(body.sid)) throw new StasisError('malformed', 'sid must be a base64url string of 22-64 characters.');
-            if (typeof body.blob !== 'string') throw new StasisError('malformed', 'blob must be a string.');
-            const proof: ProofResult | undefined =
-              body.proof === undefined ? undefined : verifyProof(body.proof, { htu: url.pathname, nowSeconds: Math.floor(now() / 1000), blob: body.blob });
-            if (proof && 'kbt' in proof) {
-              browser = `key:${proof.kbt}`;
-              const keyWait = failuresByBrowser.retryAfterSeconds(browser);
-              if (keyWait > 0) {
-                refuse(keyWait);
-                return true;
-              }
-            }
-            // A browser killed before it wrote its cookie to disk comes back without one: a key-bound blob still
-            // resumes, and the session is bound to a new cookie (its live channel needs one).
-            const binding = cookie ?? (proof && 'kbt' in proof ? newBindingSecret() : undefined);
-            const answer = await manager.resume(body.sid, body.blob, binding, proof);
-            if (!cookie && binding) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, binding, config.trustProxy));
-            reply(200, answer);
-            manager.metrics.resume('ok');
-            bailout.record('ok');
-          } catch (error) {
-            if (error instanceof RequestAbortedError) throw error; // not a resume outcome; nobody to answer
-            manager.metrics.resume(error instanceof StasisError ? error.code : 'unavailable');
-            const quiet = error instanceof StasisError && bailout.record(error.code);
-            // Only answers that suggest guessing or stolen blobs count; honest ones (expired, replayed by a
-            // duplicate tab, schema-reset after a deploy) do not.
-            if (error instanceof StasisError && SUSPICIOUS.has(error.code)) {
-              failuresByAddress.recordFailure(address);
-              if (browser) failuresByBrowser.recordFailure(browser);
-            }
-            if (quiet) {
-              reply(HTTP_STATUS[error.code], { ...failure(error.code, error.message), quiet: true } satisfies Failure);
-              return true;
-            }
-            if (error instanceof StasisError && error.code === 'rate-limited') {
-              // The per-browser cap on live sessions (checked after the blob, before the ledger: the blob is not
-              // used up). Every rate-limited answer says when to come back.
-              res.setHeader('Retry-After', String(SESSION_CAP_RETRY_SECONDS));
-              reply(HTTP_STATUS['rate-limited'], { ...failure(error.code, error.message), retryAfterSeconds: SESSION_CAP_RETRY_SECONDS } satisfies Failure);
-              return true;
-            }
-            throw error;
-          }
+          const verdict = await resumeGate.resume({
+            read: readJson,
+            cookie: readBindingCookie(req, config.cookieName),
+            issueBinding: newBindingSecret,
+            address: clientAddress(req, config.trustProxy),
+            htm: 'POST',
+            htu: url.pathname,
+          });
+          if (verdict.status === HTTP_STATUS['rate-limited']) req.resume(); // a body the limit left unread: discarded
+          if (verdict.retryAfter !== undefined) res.setHeader('Retry-After', String(verdict.retryAfter));
+          if (verdict.issued) res.setHeader('Set-Cookie', bindingCookieHeader(req, config.cookieName, verdict.issued, config.trustProxy));
+          reply(verdict.status, verdict.answer);
         }
       } else if (route === ROUTES.failover) {
         checkPost(route);

@@ -8,3 +8,9 @@ export function messageText(data: Buffer | ArrayBuffer | Buffer[]): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString();
   return Buffer.from(data).toString();
 }
+
+/** A `ws` message's size in bytes, whatever its form (see messageText). */
+export function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data.byteLength;
+}

@@ -9,7 +9,9 @@ import { PROOF_MAX_SKEW_SECONDS, PROOF_TYPE } from '../../src/protocol/index.js'
 export type ProofResult = { kbt: string } | { problem: string };
 
 export interface ProofExpectation {
-  /** The path the request was made to, as the server received it (`/stasis/resume`). */
+  /** The request's method: `POST` (the HTTP endpoints, the default) or `GET` (a resume on the live channel's upgrade). */
+  htm?: 'POST' | 'GET';
+  /** The path the request was made to, as the server received it (`/stasis/resume`, `/stasis/live`: no query). */
   htu: string;
   nowSeconds: number;
   /** Resume: the blob string the request presents; the proof's `bh` must be its hash. */
@@ -56,7 +58,8 @@ export function verifyProof(proof: unknown, expected: ProofExpectation): ProofRe
     return { problem: "the proof's jwk is not a point on P-256" };
   }
   if (!valid) return { problem: "the proof's signature does not verify" };
-  if (claims.htm !== 'POST' || claims.htu !== expected.htu) return { problem: `the proof was made for another request, not POST ${expected.htu}` };
+  const htm = expected.htm ?? 'POST';
+  if (claims.htm !== htm || claims.htu !== expected.htu) return { problem: `the proof was made for another request, not ${htm} ${expected.htu}` };
   if (!Number.isSafeInteger(claims.iat) || Math.abs((claims.iat as number) - expected.nowSeconds) > PROOF_MAX_SKEW_SECONDS) {
     return { problem: `the proof's iat is more than ${PROOF_MAX_SKEW_SECONDS} s from the server's clock` };
   }

@@ -8,10 +8,12 @@ import { findCookie } from '../cookies.js';
 import { describe, outcomeOf } from '../http.js';
 import { blobHash, makeProof, makeProofKey, type ProofKey } from '../proof.js';
 import type { Context, Group } from '../types.js';
+import { LIVE_RESUME_MESSAGE } from '../../../src/protocol/index.js';
+import { describeResumed, liveResume, refusedWith } from './live-resume.js';
 import { hibernate, needsApp, openSession, setValue } from './support.js';
 
 const SECTION = 'Key binding; rules 4a-4e';
-const REFUSALS = ['KEY-BOUND-NO-PROOF', 'KEY-BOUND-OTHER-KEY', 'KEY-PROOF-HTU', 'KEY-PROOF-IAT', 'KEY-PROOF-BH', 'KEY-REFUSAL-KEEPS-BLOB'];
+const REFUSALS = ['KEY-BOUND-NO-PROOF', 'KEY-BOUND-OTHER-KEY', 'KEY-PROOF-HTU', 'KEY-PROOF-IAT', 'KEY-PROOF-BH', 'KEY-REFUSAL-KEEPS-BLOB', 'KEY-LIVE-RESUME'];
 
 export const keyBindingGroup: Group = {
   name: 'key-binding',
@@ -32,6 +34,12 @@ export const keyBindingGroup: Group = {
       level: 'SHOULD',
       title: 'those refusals do not use the blob up (binding is checked before the ledger): it then resumes `ok` with a valid proof',
       section: `${SECTION}; Resume checks, in order`,
+    },
+    {
+      id: 'KEY-LIVE-RESUME',
+      level: 'SHOULD',
+      title: 'on the live channel (`resume=1`), a key-bound blob with a proof made for `POST {base}/live` is refused `wrong-binding` (4010); with one for `GET {base}/live` it resumes `ok`',
+      section: `${SECTION}; Live channel: resume on the live channel`,
     },
   ],
   async run(ctx) {
@@ -76,8 +84,29 @@ export const keyBindingGroup: Group = {
     const after = await ctx.http.stasis('resume', { sid, blob, proof: await proof(ctx, key, 'resume', blob) }, { cookie });
     ctx.check('KEY-REFUSAL-KEEPS-BLOB', outcomeOf(after) === 'ok', `after the refusals, a valid proof: ${describe(after)}`);
     await hibernate(ctx, sid, cookie);
+    await liveKeyBound(ctx, key);
   },
 };
+
+/** KEY-LIVE-RESUME: the proof of a live resume is made for the upgrade request, `GET {base}/live`. */
+async function liveKeyBound(ctx: Context, key: ProofKey): Promise<void> {
+  if (ctx.facts.liveResume === false) return ctx.skip('KEY-LIVE-RESUME', 'needs LIVE-RESUME-OK (the server does not resume on the live channel)');
+  const bound = await boundBlob(ctx, key, 'key-bound live');
+  if (typeof bound === 'string') return ctx.check('KEY-LIVE-RESUME', false, bound);
+  const { sid, blob, cookie } = bound;
+  const htu = `${ctx.basePath}/live`;
+  const resumeWith = async (htm: 'GET' | 'POST') =>
+    liveResume(ctx, sid, { type: LIVE_RESUME_MESSAGE, sid, blob, proof: makeProof(key, { htm, htu, iat: await ctx.serverNow(), blob }) }, cookie);
+  const refusal = await refusedWith(ctx, await resumeWith('POST'), 'wrong-binding');
+  const resumed = await resumeWith('GET');
+  ctx.check(
+    'KEY-LIVE-RESUME',
+    refusal.ok && typeof resumed !== 'string' && resumed.answer?.outcome === 'ok',
+    `its cookie, a proof for POST ${htu}: ${refusal.saw}; for GET ${htu}: ${describeResumed(resumed)}`,
+  );
+  if (typeof resumed !== 'string') resumed.conn.close();
+  await hibernate(ctx, sid, cookie);
+}
 
 /** A proof by `key` for a POST to `{base}/{route}` now (the server's clock). */
 async function proof(ctx: Context, key: ProofKey, route: 'hibernate' | 'resume', blob?: string): Promise<string> {

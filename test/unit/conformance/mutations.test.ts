@@ -47,7 +47,7 @@ describe('stasis-conformance against wrong servers', () => {
     const report = await run(proxy.base, [...ids, 'KEY-']);
     for (const id of ids) expect(statusOf(report, id), id).toMatch(/^PASS/);
     const keyIds = report.results.filter((r) => r.id.startsWith('KEY-')).map((r) => r.id);
-    expect(keyIds).toHaveLength(7);
+    expect(keyIds).toHaveLength(8);
     for (const id of keyIds) expect(statusOf(report, id), id).toMatch(/^PASS/);
   }, 60_000);
 

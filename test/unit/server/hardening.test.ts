@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../server-stub/config.js';
 import { createStasisServer, type StasisServer, type StasisServerOptions } from '../../../server-stub/index.js';
-import { SESSION_CAP_RETRY_SECONDS } from '../../../server-stub/transport/http-endpoints.js';
+import { SESSION_CAP_RETRY_SECONDS } from '../../../server-stub/transport/resume-gate.js';
 import { silentLogger } from '../../../server-stub/logger.js';
 import { FailureRateLimiter } from '../../../server-stub/rate-limiter.js';
 import type { StasisApp } from '../../../server-stub/session/session.js';
