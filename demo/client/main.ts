@@ -23,10 +23,8 @@ function connect(): void {
   const sid = Stasis.sid;
   if (socket && socketSid === sid && socket.readyState <= WebSocket.OPEN) return;
   socket?.close(1000, 'new session');
-  const url = new URL(`${Stasis.endpoint}/live`);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.searchParams.set('sid', sid);
-  const ws = new WebSocket(url);
+  // With data-live="on" (live.html) Stasis opens the channel itself, and a resume rode in its first message.
+  const ws = Stasis.socket && Stasis.socket.readyState <= WebSocket.OPEN && Stasis.socket !== socket ? Stasis.socket : openOwnSocket(sid);
   socket = ws;
   socketSid = sid;
   firstView = true;
@@ -39,6 +37,7 @@ function connect(): void {
     clearTimeout(stuck);
     setConnection('connected');
   };
+  if (ws.readyState === WebSocket.OPEN) ws.onopen(new Event('open')); // resumed on it: already open
   ws.onmessage = (event) => {
     const message = JSON.parse(String(event.data)) as ServerMessage;
     if (Stasis.receive(message)) return; // a blob pushed by the server before it restarts
@@ -61,6 +60,13 @@ function connect(): void {
       );
     }
   };
+}
+
+function openOwnSocket(sid: string): WebSocket {
+  const url = new URL(`${Stasis.endpoint}/live`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('sid', sid);
+  return new WebSocket(url);
 }
 
 /**
