@@ -67,6 +67,32 @@ test('loads with service-worker custody; a real hide hibernates into IndexedDB; 
   expect(await readVault(tab, sid)).toBeNull();
 });
 
+test('live mode (/live.html): show resumes in the first message of the socket Stasis opens; that socket carries the restored session', async ({ server, engine }) => {
+  const { tab, before, sid } = await openFilledCheckout(engine, `${server.url}/live.html`);
+  const channel = () =>
+    tab.evaluate(() => {
+      const socket = (window as any).Stasis.socket as WebSocket | undefined;
+      return socket ? { url: socket.url, open: socket.readyState === WebSocket.OPEN } : null;
+    });
+  expect((await channel())?.url).not.toContain('resume=1');
+  await hideUntilHibernated(tab);
+  expect((await readVault(tab, sid))?.gen).toBe(1);
+  await tab.show();
+  await waitForLive(tab, 2);
+  expectSameState(await readDemo(tab), before);
+  expect(await channel()).toEqual({ url: expect.stringContaining('resume=1'), open: true });
+  expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 2, channels: 1 });
+  await expect.poll(() => readVault(tab, sid), { timeout: 5000 }).toBeNull();
+
+  // A reload while hibernated resumes on the new page's first socket too.
+  await hideUntilHibernated(tab);
+  await tab.reload();
+  await tab.show();
+  await waitForLive(tab, 3);
+  expectSameState(await readDemo(tab), before);
+  expect((await channel())?.url).toContain('resume=1');
+});
+
 test('reload while hibernated: the page stays hibernated until shown, then restores the same state', async ({ server, engine }) => {
   const { tab, before, sid } = await openFilledCheckout(engine, `${server.url}/`);
   await hideUntilHibernated(tab);
