@@ -83,6 +83,12 @@ export class JsonSocket {
     this.#ws.send(JSON.stringify(message));
   }
 
+  /** Sends `text` as soon as the upgrade is through (a page's first message, sent from its `open` event). */
+  sendOnOpen(text: string): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(text);
+    else this.#ws.once('open', () => this.#ws.send(text));
+  }
+
   /** Waits for the server's close (rejects after 15 s). */
   async whenClosed(): Promise<Close> {
     let timer: NodeJS.Timeout | undefined;

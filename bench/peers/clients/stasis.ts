@@ -9,7 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type { BenchView } from '../../bench-app.js';
-import { CLOSE_CODES, ROUTES } from '../../../src/protocol/index.js';
+import {
+  CLOSE_CODES,
+  LIVE_RESUME_MESSAGE,
+  LIVE_RESUME_PARAM,
+  ROUTES,
+  encodeResumeRequest,
+  isLiveResumeAnswer,
+} from '../../../src/protocol/index.js';
 import type { PeerClient, PeerClients } from '../peer.js';
 import { JsonSocket } from './json-socket.js';
 
@@ -23,14 +30,20 @@ export type StasisResume = (client: StasisClient, blob: string) => Promise<Bench
 /**
  * The resume the page does today, in two round trips: `POST {base}/stasis/resume {sid, blob}` with the
  * binding cookie (outcome `ok`), then the live channel's upgrade `{base}/stasis/live?sid=…`, until the app's
- * first message (the restored view). A one-round-trip variant (the blob in the live channel's first message)
- * is a second function of this type and a second row in rows.ts.
+ * first message (the restored view). `resumeStasisLive` below is the one-round-trip variant.
  */
 export const resumeStasis: StasisResume = async (client, blob) => {
   const answer = await client.post(ROUTES.resume, { sid: client.sid, blob });
   if (answer.body.outcome !== 'ok') throw new Error(`stasis: resume answered ${answer.status} ${JSON.stringify(answer.body)}`);
   return client.connect();
 };
+
+/**
+ * The resume of a page in live mode, in one round trip (docs/protocol.md, "Resume on the live channel"): the
+ * upgrade `{base}/stasis/live?sid=…&resume=1`, the blob in its first message, the `stasis:resumed` answer and
+ * then the app's first message on the same socket.
+ */
+export const resumeStasisLive: StasisResume = (client, blob) => client.connect(blob);
 
 export function stasisClients(base: string, resume: StasisResume = resumeStasis): PeerClients {
   const agent = new Agent({ keepAlive: true });
@@ -87,11 +100,17 @@ export class StasisClient implements PeerClient {
     this.#socket = undefined;
   }
 
-  /** Opens the live channel and resolves with the app's first message. */
-  async connect(): Promise<BenchView> {
-    const url = `${this.base.replace(/^http/, 'ws')}${BASE_PATH}${ROUTES.live}?sid=${this.sid}`;
+  /** Opens the live channel (resuming `blob` in its first message, if given) and resolves with the app's first message. */
+  async connect(blob?: string): Promise<BenchView> {
+    const resume = blob === undefined ? '' : `&${LIVE_RESUME_PARAM}=1`;
+    const url = `${this.base.replace(/^http/, 'ws')}${BASE_PATH}${ROUTES.live}?sid=${this.sid}${resume}`;
     const socket = JsonSocket.open(url, { ...(this.cookie ? { cookie: this.cookie } : {}), cookieName: COOKIE });
     this.#socket = socket;
+    if (blob !== undefined) {
+      socket.sendOnOpen(encodeResumeRequest({ type: LIVE_RESUME_MESSAGE, sid: this.sid, blob }));
+      const answer = await socket.next();
+      if (!isLiveResumeAnswer(answer) || answer.outcome !== 'ok') throw new Error(`stasis: the live resume answered ${JSON.stringify(answer)}`);
+    }
     const view = await socket.nextView();
     this.cookie ??= socket.setCookie;
     return view;
