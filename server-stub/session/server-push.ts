@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CLOSE_CODES, CLOSE_REASONS, PUSH_MESSAGE, type HibernateOk, type PushedBlob } from '../../src/protocol/index.js';
+import { CLOSE_CODES, CLOSE_REASONS, encodeWithBlob, PUSH_MESSAGE, type HibernateOk, type PushedBlob } from '../../src/protocol/index.js';
 import { StasisError } from '../errors.js';
 import type { LivePool } from './live-pool.js';
 import { short, type ManagerContext } from './manager-context.js';
@@ -40,7 +40,7 @@ export class ServerPush {
     const ok = await this.sealCheckpoint(session, false);
     if (!ok) return false;
     const message: PushedBlob = { type: PUSH_MESSAGE, reason: 'checkpoint', sid: ok.sid, gen: ok.gen, exp: ok.exp, blob: ok.blob };
-    session.send(message);
+    session.sendText(encodeWithBlob(message, 'blob', true));
     return true;
   }
 
@@ -175,7 +175,7 @@ export class ServerPush {
     try {
       const ok = await this.#pool.seal(session, session.browser ?? '', closeCode, reason === 'drain' ? 'draining' : 'idle', (sealed) => {
         const message: PushedBlob = { type: PUSH_MESSAGE, reason, sid: sealed.sid, gen: sealed.gen, exp: sealed.exp, blob: sealed.blob };
-        session.send(message);
+        session.sendText(encodeWithBlob(message, 'blob', true));
       });
       this.#ctx.metrics.hibernation(reason, 'ok', ok.blob.length);
       return ok;

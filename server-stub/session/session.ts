@@ -127,7 +127,11 @@ export class Session implements SessionContext {
   }
 
   send(message: unknown): void {
-    const text = JSON.stringify(message);
+    this.sendText(JSON.stringify(message));
+  }
+
+  /** A message already in JSON text (a pushed blob, encoded with encodeWithBlob). */
+  sendText(text: string): void {
     for (const channel of this.channels) channel.send(text);
   }
 

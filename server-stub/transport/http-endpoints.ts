@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  encodeWithBlob,
   HTTP_STATUS,
   PROTOCOL_VERSION,
   ROUTES,
@@ -192,7 +193,8 @@ function failure(outcome: Exclude<Outcome, 'ok'>, message: string): Failure {
 function send(res: ServerResponse, status: number, body: unknown): boolean {
   if (res.destroyed || res.socket?.destroyed === true) return false;
   if (res.headersSent) return true;
-  const text = JSON.stringify(body);
+  // Hibernate answers carry the blob, resume answers may carry a checkpoint: both sealed here (see encodeWithBlob).
+  const text = encodeWithBlob(body as object, 'blob' in (body as object) ? 'blob' : 'checkpoint', true);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { CLOSE_CODES, CLOSE_REASONS, LIVE_RESUME_ANSWER, LIVE_RESUME_MESSAGE, LIVE_RESUME_PARAM, ROUTES, type LiveResumeAnswer } from '../../src/protocol/index.js';
+import { CLOSE_CODES, CLOSE_REASONS, encodeWithBlob, LIVE_RESUME_ANSWER, LIVE_RESUME_MESSAGE, LIVE_RESUME_PARAM, ROUTES, type LiveResumeAnswer } from '../../src/protocol/index.js';
 import type { ResolvedConfig } from '../config.js';
 import { StasisError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -170,7 +170,7 @@ export function createLiveSocket(
       takeResume = undefined;
       clearTimeout(timer);
     }
-    const answer = (reply: LiveResumeAnswer) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(reply));
+    const answer = (reply: LiveResumeAnswer) => socket.readyState === socket.OPEN && socket.send(encodeWithBlob(reply, 'checkpoint', true));
     resumeGate
       .resume({
         read: () => request,

@@ -156,15 +156,24 @@ export interface ResumeRequest {
 const BLOB_CHARS = /^[A-Za-z0-9_.-]*$/;
 
 /**
- * The JSON text of a resume request (HTTP body or live-channel first message). The blob (often 100 KB and more)
- * is spliced in as it is rather than copied through JSON.stringify's escaping scan; anything that is not
- * blob-shaped goes through JSON.stringify as usual.
+ * The JSON text of a message that carries a blob in `key` (a resume request's or a push's `blob`, a resume
+ * answer's `checkpoint`). The blob, often 100 KB and more, is spliced in as it is instead of going through
+ * JSON.stringify's escaping scan (about half the cost at 100 KB); a value that is not blob-shaped is
+ * stringified as usual. `sealedHere`: the blob was sealed by this process (a server's answers and pushes), so
+ * its shape needs no check (the check costs about half of what the splice saves).
  */
-export function encodeResumeRequest(request: ResumeRequest | LiveResume): string {
-  const { blob, ...rest } = request;
-  if (typeof blob !== 'string' || !BLOB_CHARS.test(blob)) return JSON.stringify(request);
+export function encodeWithBlob<T extends object>(message: T, key: 'blob' | 'checkpoint', sealedHere = false): string {
+  const blob = (message as Record<string, unknown>)[key];
+  if (typeof blob !== 'string' || (!sealedHere && !BLOB_CHARS.test(blob))) return JSON.stringify(message);
+  const rest = { ...message } as Record<string, unknown>;
+  delete rest[key];
   const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"blob":"${blob}"}`;
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"${key}":"${blob}"}`;
+}
+
+/** The JSON text of a resume request (HTTP body or live-channel first message): see encodeWithBlob. */
+export function encodeResumeRequest(request: ResumeRequest | LiveResume): string {
+  return encodeWithBlob(request, 'blob');
 }
 
 /**
