@@ -100,9 +100,17 @@ export class Vault implements BlobStore {
     return this.db.get('blobs', sid);
   }
 
+  /**
+   * Deletes with durability 'strict', and resolves once the delete is under way, not once it is on disk:
+   * IndexedDB starts transactions over the same store in the order they were created, on every connection, so
+   * every later read or write of the blobs sees the delete (a blob stored later for the sid is never undone by
+   * it). The resume that ended in a final answer passes the answer on meanwhile (3–9 ms sooner; see "Where the
+   * milliseconds go" in docs/performance.md). Should the commit fail, the used-up blob stays: the next
+   * hibernate of the sid overwrites it, and a resume with it gets a final answer and deletes it then.
+   */
   async delete(sid: string): Promise<void> {
     const tx = this.db.transaction('blobs', 'readwrite', { durability: 'strict' });
-    await Promise.all([tx.store.delete(sid), tx.done]);
+    void Promise.all([tx.store.delete(sid), tx.done]).catch(() => undefined);
   }
 
   async list(): Promise<VaultRecord[]> {
@@ -125,8 +133,14 @@ export class Vault implements BlobStore {
     await this.db.put('pending', pending);
   }
 
+  /**
+   * Like `delete`, resolves once under way: a later `listPending` (the retry) is ordered after it, and so is the
+   * `put` of the sid, which clears the pending record in its own transaction anyway. A resume reads the blob
+   * meanwhile, in parallel (another store).
+   */
   async deletePending(sid: string): Promise<void> {
-    await this.db.delete('pending', sid);
+    const tx = this.db.transaction('pending', 'readwrite');
+    void Promise.all([tx.store.delete(sid), tx.done]).catch(() => undefined);
   }
 
   listPending(): Promise<PendingHibernate[]> {

@@ -128,6 +128,53 @@ describe('Vault durability', () => {
   });
 });
 
+describe('Vault deletes resolve once under way (IndexedDB orders what comes after)', () => {
+  async function twoConnections() {
+    const name = uniqueDbName('vault-order');
+    const writer = await Vault.open(name);
+    const reader = await Vault.open(name);
+    opened.push(writer, reader);
+    return { writer, reader };
+  }
+
+  it('delete resolves before its commit, yet every later read, on any connection, misses the blob', async () => {
+    const { writer, reader } = await twoConnections();
+    const stored = record();
+    await writer.put(stored);
+    let committed = false;
+    const spy = vi.spyOn(IDBDatabase.prototype, 'transaction');
+    await writer.delete(stored.sid);
+    const tx = spy.mock.results[0]?.value as IDBTransaction;
+    tx.addEventListener('complete', () => (committed = true));
+    expect(committed).toBe(false);
+    spy.mockRestore();
+    expect(await reader.get(stored.sid)).toBeUndefined();
+    expect(await writer.get(stored.sid)).toBeUndefined();
+    expect(committed).toBe(true);
+  });
+
+  it('a blob stored for the sid right after a delete is kept (the delete comes first)', async () => {
+    const { writer, reader } = await twoConnections();
+    const first = record({ gen: 1 });
+    const second = record({ sid: first.sid, gen: 2 });
+    await writer.put(first);
+    await writer.delete(first.sid);
+    await reader.put(second);
+    expect(await writer.get(first.sid)).toStrictEqual(second);
+  });
+
+  it('deletePending: a later listPending, on any connection, no longer lists the sid', async () => {
+    const { writer, reader } = await twoConnections();
+    const sid = makeSid();
+    await writer.putPending({ sid, endpoint: 'http://app.test/stasis', since: 1 });
+    await writer.deletePending(sid);
+    expect(await reader.listPending()).toStrictEqual([]);
+    // and a pending record written after it stays
+    await writer.putPending({ sid, endpoint: 'http://app.test/stasis', since: 2 });
+    expect((await reader.listPending()).map((p) => p.since)).toStrictEqual([2]);
+  });
+});
+
 describe('Vault.purgeExpired', () => {
   it('removes only records whose exp is at or before now, and returns how many', async () => {
     const vault = await openVault();
