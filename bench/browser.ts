@@ -30,6 +30,8 @@ export interface BrowserRow {
 
 export interface BrowserResult {
   rows: BrowserRow[];
+  /** The same runs in live mode (the SDK opens the live channel and resumes in its first message). */
+  liveRows: BrowserRow[];
   coldStart: Summary;
   /** Where the milliseconds go: per path and size, each stage's summary over the same runs as `rows`. */
   breakdown: BreakdownRow[];
@@ -55,45 +57,19 @@ export async function benchBrowser(options: {
   const browser = await CdpBrowser.launch();
   try {
     const rows: BrowserRow[] = [];
+    const liveRows: BrowserRow[] = [];
     const breakdown: BreakdownRow[] = [];
     // Tabs are switched, not created: opening a tab spawns a renderer process, and on two cores that
     // start-up would be measured instead of Stasis (about +10 ms at p50 here).
     const elsewhere = await browser.newTab('about:blank');
-    for (const size of BROWSER_SIZES) {
-      const tab = await browser.newTab(`${server.url}/`);
-      await waitMarks(tab, (m) => m.state !== undefined, 'first state');
-      await tab.evaluate((bytes) => (window as unknown as { __fill: (bytes: number) => void }).__fill(bytes), size.bytes);
-      await waitMarks(tab, (m) => m.state?.bytes === size.bytes, 'filled');
-      const hide: number[] = [];
-      const show: number[] = [];
-      const stages: Record<PathName, RunStages[]> = { 'hide → durable': [], 'show → restored': [] };
-      const unmatched: Record<PathName, number> = { 'hide → durable': 0, 'show → restored': 0 };
-      await drainLog(tab);
-      for (let run = 0; run < options.runs + 2; run++) {
-        const genBefore = (await marks(tab)).state!.gen;
-        await browser.send('Target.activateTarget', { targetId: elsewhere.targetId });
-        const hidden = await waitMarks(tab, (m) => (m.hibernatedAt ?? 0) > (m.hiddenAt ?? Infinity), 'hibernated');
-        const hideLog = await drainLog(tab);
-        await tab.show();
-        const shown = await waitMarks(tab, (m) => (m.state?.gen ?? 0) > genBefore && (m.state?.at ?? 0) > (m.visibleAt ?? Infinity), 'restored');
-        const showLog = await drainLog(tab);
-        if (process.env.STASIS_BENCH_DEBUG) console.error(JSON.stringify({ size: size.label, run, hideLog, showLog }));
-        if (run < 2) continue; // warm-up
-        for (const [path, log] of [['hide → durable', hideLog], ['show → restored', showLog]] as const) {
-          try {
-            stages[path].push(stagesOf(path, log));
-          } catch (error) {
-            unmatched[path]++; // counted, and said in the table: a run whose logs do not line up is not guessed at
-            if (process.env.STASIS_BENCH_DEBUG) console.error(error);
-          }
-        }
-        hide.push(hidden.hibernatedAt! - hidden.hiddenAt!);
-        show.push(shown.state!.at - shown.visibleAt!);
-        if (shown.state!.bytes !== size.bytes) throw new Error(`state of ${shown.state!.bytes} bytes came back, not ${size.bytes}`);
+    // The page as apps use it today (its own channel, POST resume), with the breakdown; then in live mode (the SDK
+    // opens the channel and resumes in its first message: bench/public/live.html), timings only.
+    for (const [page, into] of [['/', rows], ['/live.html', liveRows]] as const) {
+      for (const size of BROWSER_SIZES) {
+        const measured = await measureSize(browser, elsewhere, `${server.url}${page}`, size, options.runs);
+        into.push(measured.row);
+        if (page === '/') breakdown.push(...measured.breakdown);
       }
-      await tab.close();
-      rows.push({ size: size.label, bytes: size.bytes, hideToDurable: summarize(hide), showToRestored: summarize(show) });
-      for (const path of ['hide → durable', 'show → restored'] as const) breakdown.push(summarizeStages(path, size.label, size.bytes, stages[path], unmatched[path]));
     }
     const cold: number[] = [];
     const tab = await browser.newTab('about:blank');
@@ -102,11 +78,57 @@ export async function benchBrowser(options: {
       const m = await waitMarks(tab, (x) => x.state !== undefined, 'cold state');
       if (run > 0) cold.push(m.state!.at); // ms since this navigation started
     }
-    return { rows, coldStart: summarize(cold), breakdown };
+    return { rows, liveRows, coldStart: summarize(cold), breakdown };
   } finally {
     await browser.close();
     await server.stop();
   }
+}
+
+/** One page at one size: `runs` hide/show cycles after two warm-up ones, with each run's stages. */
+async function measureSize(
+  browser: CdpBrowser,
+  elsewhere: Tab,
+  url: string,
+  size: { label: string; bytes: number },
+  runs: number,
+): Promise<{ row: BrowserRow; breakdown: BreakdownRow[] }> {
+  const tab = await browser.newTab(url);
+  await waitMarks(tab, (m) => m.state !== undefined, 'first state');
+  await tab.evaluate((bytes) => (window as unknown as { __fill: (bytes: number) => void }).__fill(bytes), size.bytes);
+  await waitMarks(tab, (m) => m.state?.bytes === size.bytes, 'filled');
+  const hide: number[] = [];
+  const show: number[] = [];
+  const stages: Record<PathName, RunStages[]> = { 'hide → durable': [], 'show → restored': [] };
+  const unmatched: Record<PathName, number> = { 'hide → durable': 0, 'show → restored': 0 };
+  await drainLog(tab);
+  for (let run = 0; run < runs + 2; run++) {
+    const genBefore = (await marks(tab)).state!.gen;
+    await browser.send('Target.activateTarget', { targetId: elsewhere.targetId });
+    const hidden = await waitMarks(tab, (m) => (m.hibernatedAt ?? 0) > (m.hiddenAt ?? Infinity), 'hibernated');
+    const hideLog = await drainLog(tab);
+    await tab.show();
+    const shown = await waitMarks(tab, (m) => (m.state?.gen ?? 0) > genBefore && (m.state?.at ?? 0) > (m.visibleAt ?? Infinity), 'restored');
+    const showLog = await drainLog(tab);
+    if (process.env.STASIS_BENCH_DEBUG) console.error(JSON.stringify({ url, size: size.label, run, hideLog, showLog }));
+    if (run < 2) continue; // warm-up
+    for (const [path, log] of [['hide → durable', hideLog], ['show → restored', showLog]] as const) {
+      try {
+        stages[path].push(stagesOf(path, log));
+      } catch (error) {
+        unmatched[path]++; // counted, and said in the table: a run whose logs do not line up is not guessed at
+        if (process.env.STASIS_BENCH_DEBUG) console.error(error);
+      }
+    }
+    hide.push(hidden.hibernatedAt! - hidden.hiddenAt!);
+    show.push(shown.state!.at - shown.visibleAt!);
+    if (shown.state!.bytes !== size.bytes) throw new Error(`state of ${shown.state!.bytes} bytes came back, not ${size.bytes}`);
+  }
+  await tab.close();
+  return {
+    row: { size: size.label, bytes: size.bytes, hideToDurable: summarize(hide), showToRestored: summarize(show) },
+    breakdown: (['hide → durable', 'show → restored'] as const).map((path) => summarizeStages(path, size.label, size.bytes, stages[path], unmatched[path])),
+  };
 }
 
 /** The page's and the bench worker's logs since the last call (bench/page.ts). */

@@ -30,11 +30,17 @@ const stampEvent = (what: PageEvent['what'], op?: string) => log.push({ what, at
 
 let socket: WebSocket | undefined;
 function connect(sid: string): void {
-  if (socket && socket.readyState <= WebSocket.OPEN && socket.url.endsWith(sid)) return;
-  const url = new URL(`/stasis/live?sid=${sid}`, location.href);
-  url.protocol = url.protocol.replace('http', 'ws');
-  stampEvent('ws');
-  socket = new WebSocket(url);
+  // Live mode (live.html): the socket Stasis opened, and resumed on (already open then).
+  const given = stasis?.socket;
+  if (given && given !== socket && given.readyState <= WebSocket.OPEN) {
+    socket = given;
+  } else {
+    if (socket && socket.readyState <= WebSocket.OPEN && new URL(socket.url).searchParams.get('sid') === sid) return;
+    const url = new URL(`/stasis/live?sid=${sid}`, location.href);
+    url.protocol = url.protocol.replace('http', 'ws');
+    stampEvent('ws');
+    socket = new WebSocket(url);
+  }
   socket.onopen = () => stampEvent('open');
   socket.onmessage = (event) => {
     const message = JSON.parse(String(event.data)) as unknown;
