@@ -48,21 +48,37 @@ const EVENTS: Record<FailoverKind, unknown[]> = {
   disconnect: [],
 };
 
-for (const kind of ['restart', 'move', 'disconnect'] as const) {
-  test(`failover '${kind}' from the console: ${HOW[kind]}, at gen 2, without a reload`, async ({ server, cdp }) => {
-    const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}/`);
-    expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 1, channels: 1 });
-    const mark = await markDocument(tab);
-    await recordEvents(tab);
+/**
+ * Live mode (/live.html): the SDK owns the channel. A drop without a Stasis close code (1012, 1006) makes the demo
+ * call `Stasis.recover()`, which, with no blob kept, hands it a new socket with a `ready` (no gen: this page never
+ * hibernated or resumed); that connect restores the session from the stores at gen 2.
+ */
+const LIVE_EVENTS: Record<FailoverKind, unknown[]> = {
+  restart: EVENTS.restart,
+  move: [{ type: 'ready', code: 'ok' }],
+  disconnect: [{ type: 'ready', code: 'ok' }],
+};
 
-    expect(await failover(tab, kind)).toEqual({ ok: true, kind, sid, gen: 1 });
-    await waitForLive(tab, 2);
-    expectSameState(await readDemo(tab), before);
-    expect(await tab.evaluate(() => ({ mark: (window as any).failoverMark, sid: (window as any).Stasis.sid }))).toEqual({ mark, sid });
-    await expect.poll(async () => (await server.health(sid)).session, { timeout: 10_000 }).toMatchObject({ state: 'live', gen: 2, channels: 1 });
-    expect(await tab.evaluate(() => document.querySelector('#session-restored')?.textContent)).toBe('yes');
-    expect(await tab.evaluate(() => (window as any).stasisEvents)).toEqual(EVENTS[kind]);
-  });
+for (const [page, mode, events] of [
+  ['/', '', EVENTS],
+  ['/live.html', ' (live mode)', LIVE_EVENTS],
+] as const) {
+  for (const kind of ['restart', 'move', 'disconnect'] as const) {
+    test(`failover '${kind}' from the console${mode}: ${HOW[kind]}, at gen 2, without a reload`, async ({ server, cdp }) => {
+      const { tab, before, sid } = await openFilledCheckout(cdp, `${server.url}${page}`);
+      expect((await server.health(sid)).session).toMatchObject({ state: 'live', gen: 1, channels: 1 });
+      const mark = await markDocument(tab);
+      await recordEvents(tab);
+
+      expect(await failover(tab, kind)).toEqual({ ok: true, kind, sid, gen: 1 });
+      await waitForLive(tab, 2);
+      expectSameState(await readDemo(tab), before);
+      expect(await tab.evaluate(() => ({ mark: (window as any).failoverMark, sid: (window as any).Stasis.sid }))).toEqual({ mark, sid });
+      await expect.poll(async () => (await server.health(sid)).session, { timeout: 10_000 }).toMatchObject({ state: 'live', gen: 2, channels: 1 });
+      expect(await tab.evaluate(() => document.querySelector('#session-restored')?.textContent)).toBe('yes');
+      expect(await tab.evaluate(() => (window as any).stasisEvents)).toEqual(events[kind]);
+    });
+  }
 }
 
 test('under NODE_ENV=production every failover kind answers disabled-in-production and the session stays live at gen 1', async ({ cdp }, testInfo) => {

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { BenchView } from '../../bench-app.js';
+import { Inbox } from './inbox.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -19,9 +20,8 @@ export class JsonSocket {
   /** `name=value` of the cookie the upgrade's answer set (only the one named in `open`). */
   setCookie: string | undefined;
   readonly #ws: WebSocket;
-  readonly #messages: unknown[] = [];
+  readonly #messages = new Inbox<unknown>();
   #close: Close | undefined;
-  #wake: (() => void) | undefined;
 
   private constructor(url: string, headers: Record<string, string>, cookieName: string | undefined) {
     const ws = new WebSocket(url, { headers, handshakeTimeout: TIMEOUT_MS });
@@ -32,15 +32,12 @@ export class JsonSocket {
         this.setCookie = header?.split(';')[0];
       });
     }
-    ws.on('message', (data: Buffer) => {
-      this.#messages.push(JSON.parse(data.toString()));
-      this.#wake?.();
-    });
+    ws.on('message', (data: Buffer) => this.#messages.push(JSON.parse(data.toString())));
     this.closed = new Promise((resolve) => {
       ws.on('close', (code: number, reason: Buffer) => {
-        this.#close = { code, reason: reason.toString() };
-        this.#wake?.();
-        resolve(this.#close);
+        const close = (this.#close = { code, reason: reason.toString() });
+        this.#messages.end(() => new Error(`the socket closed (${close.code} ${close.reason}) before the next message`));
+        resolve(close);
       });
     });
     // An error is followed by a close; the waits below report it.
@@ -53,22 +50,8 @@ export class JsonSocket {
   }
 
   /** The next message; rejects if the socket closes first or nothing comes within 15 s. */
-  async next(): Promise<unknown> {
-    const deadline = Date.now() + TIMEOUT_MS;
-    for (;;) {
-      if (this.#messages.length > 0) return this.#messages.shift();
-      if (this.#close) throw new Error(`the socket closed (${this.#close.code} ${this.#close.reason}) before the next message`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no message within ${TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+  next(): Promise<unknown> {
+    return this.#messages.next(TIMEOUT_MS, 'message');
   }
 
   /** The next app view (`{ type: 'state' }`), skipping any other message. */

@@ -7,6 +7,7 @@
 import { Manager, type Socket } from 'socket.io-client';
 import type { BenchMessage, BenchView } from '../../bench-app.js';
 import type { PeerClient, PeerClients } from '../peer.js';
+import { Inbox } from './inbox.js';
 
 /** The events of the bench app over Socket.IO. */
 export interface ServerToClient {
@@ -25,22 +26,14 @@ export function socketIoClients(base: string): PeerClients {
 class SocketIoClient implements PeerClient {
   readonly #manager: Manager<ServerToClient, ClientToServer>;
   readonly #socket: Socket<ServerToClient, ClientToServer>;
-  readonly #views: BenchView[] = [];
-  #wake: (() => void) | undefined;
-  #error: Error | undefined;
+  readonly #views = new Inbox<BenchView>();
 
   constructor(base: string) {
     // One manager per tab: its own connection. No automatic reconnection: the bench decides when to resume.
     this.#manager = new Manager(base, { transports: ['websocket'], reconnection: false, autoConnect: false });
     this.#socket = this.#manager.socket('/');
-    this.#socket.on('view', (view) => {
-      this.#views.push(view);
-      this.#wake?.();
-    });
-    this.#socket.on('connect_error', (error) => {
-      this.#error = error;
-      this.#wake?.();
-    });
+    this.#socket.on('view', (view) => this.#views.push(view));
+    this.#socket.on('connect_error', (error) => this.#views.end(() => error));
   }
 
   async open(bytes: number): Promise<void> {
@@ -68,22 +61,7 @@ class SocketIoClient implements PeerClient {
     this.#socket.disconnect();
   }
 
-  async #nextView(): Promise<BenchView> {
-    const deadline = Date.now() + TIMEOUT_MS;
-    for (;;) {
-      const view = this.#views.shift();
-      if (view) return view;
-      if (this.#error) throw this.#error;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`socket.io: no view within ${TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+  #nextView(): Promise<BenchView> {
+    return this.#views.next(TIMEOUT_MS, 'socket.io view');
   }
 }
