@@ -231,7 +231,8 @@ percentiles, never as timing assertions in tests. How each number is taken:
   server writes the JSON state to Redis and hands out an HMAC-SHA256-signed token; resume: a new upgrade with
   the token, checked, then GETDEL and parse). *Stasis*: \`createStasisServer\` on node:http with the bench app
   (pause: \`POST /stasis/hibernate\`, the blob comes back and the channel closes with 4001; resume: \`POST
-  /stasis/resume\` with the blob and the binding cookie, then the live upgrade). **Heap per paused session**:
+  /stasis/resume\` with the blob and the binding cookie, then the live upgrade; *live mode*: the same server, the resume in one
+  round trip, the live upgrade with \`resume=1\` and the blob in its first message). **Heap per paused session**:
   a fresh server process per row and size (\`--expose-gc\`), warm-up sessions paused, heap after GC, then
   10,000 sessions opened, filled and paused, heap after GC, the difference per session; three of them are
   resumed afterwards and must show their state. Socket.IO's share includes the two view packets each session
