@@ -18,13 +18,19 @@ let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 /** The first view on a new socket replaces every field, even the focused one (it may be a new session). */
 let firstView = true;
 
-function connect(): void {
+/**
+ * Opens the live channel, unless this session's is open already. `fresh`: a socket of the session's previous
+ * incarnation (a resume or a new session just happened) is replaced even while it is still open: after a drain
+ * its 4007 close can arrive after the resume's `ready`, and it is no channel of the restored session.
+ */
+function connect(fresh = false): void {
   clearTimeout(reconnectTimer);
   const sid = Stasis.sid;
-  if (socket && socketSid === sid && socket.readyState <= WebSocket.OPEN) return;
-  socket?.close(1000, 'new session');
   // With data-live="on" (live.html) Stasis opens the channel itself, and a resume rode in its first message.
-  const ws = Stasis.socket && Stasis.socket.readyState <= WebSocket.OPEN && Stasis.socket !== socket ? Stasis.socket : openOwnSocket(sid);
+  const given = Stasis.socket && Stasis.socket.readyState <= WebSocket.OPEN && Stasis.socket !== socket ? Stasis.socket : undefined;
+  if (!fresh && !given && socket && socketSid === sid && socket.readyState <= WebSocket.OPEN) return;
+  socket?.close(1000, 'new session'); // its close is expected: `socket` is the new one by then (see onclose)
+  const ws = given ?? openOwnSocket(sid);
   socket = ws;
   socketSid = sid;
   firstView = true;
@@ -199,9 +205,10 @@ addEventListener('beforeunload', () => {
 });
 // For the engine suite: shows that a Stasis page with a live session, and no socket of the app's, is cached.
 (window as unknown as { demo: unknown }).demo = { closeSocket };
-Stasis.on('ready', () => {
-  connect();
-  flush(); // the same socket may still be open (a stale blob went back to the live session)
+Stasis.on('ready', (event) => {
+  // `live`: the same session goes on (a stale blob went back to it, a recover), so an open socket stays.
+  connect(event.detail.reason !== 'live');
+  flush();
 });
 renderStatus();
-void Stasis.ready().then(connect);
+void Stasis.ready().then(() => connect());
