@@ -99,8 +99,33 @@ export class CdpBrowser {
     return tab;
   }
 
+  /** The network state setOffline last set; undefined until it is first called. */
+  #offline: boolean | undefined;
+
+  /**
+   * A service worker that (re)starts after setOffline gets the current state too: a worker stopped while offline
+   * comes back under its old target id still emulated offline, and the session that set it is gone (the full run
+   * saw a tab's resumes fail with a network error for 30 s after the network was back).
+   */
+  async #followWorkers(): Promise<void> {
+    this.on((method, params: { targetInfo?: { targetId: string; type: string } }) => {
+      const info = params?.targetInfo;
+      if (method !== 'Target.targetCreated' || info?.type !== 'service_worker' || this.#offline === undefined) return;
+      const conditions = { offline: this.#offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
+      void (async () => {
+        const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId: info.targetId, flatten: true });
+        this.#networkSessions.set(info.targetId, sessionId);
+        await this.send('Network.enable', {}, sessionId);
+        await this.send('Network.emulateNetworkConditions', conditions, sessionId);
+      })().catch(() => undefined); // it stopped again meanwhile: the next start is followed too
+    });
+    await this.send('Target.setDiscoverTargets', { discover: true });
+  }
+
   /** Sets offline emulation on every page and service worker target (page and worker fetches both fail). */
   async setOffline(offline: boolean): Promise<void> {
+    if (this.#offline === undefined) await this.#followWorkers();
+    this.#offline = offline;
     const conditions = { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
     if (!offline) {
       // Every target we ever took offline goes back online, including a worker that is missing from the
