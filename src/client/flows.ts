@@ -1,8 +1,8 @@
 import { STATE_TRANSITIONS, type StasisStatus } from '../events.js';
 import { isFinal, WRONG_BINDING_REASON, type FailureCode } from '../protocol/index.js';
-import type { HibernateResult, ResumeResult } from '../protocol/custody.js';
+import { custodyFailed, type HibernateResult, type ResumeResult } from '../protocol/custody.js';
 import { boot, newSid } from './boot.js';
-import { emit, markReady, record, setState, unexpected, type Session } from './session.js';
+import { emit, markReady, record, setState, type Session } from './session.js';
 
 /**
  * `intoCache`: the page is entering the back/forward cache. The browser closes its sockets there itself;
@@ -19,7 +19,7 @@ export async function hibernate(s: Session, intoCache = false): Promise<void> {
   const request = { endpoint: s.endpoint, sid, ...(intoCache ? { keepChannels: true } : {}) };
   const custody = s.api;
   const result: HibernateResult = await (custody ? custody.hibernate(request) : boot(s).then((api) => api.hibernate(request))).catch(
-    unexpected,
+    custodyFailed,
   );
   if (sid !== s.sid) return;
   record(s, result);
@@ -118,7 +118,7 @@ async function resumeOnce(s: Session): Promise<void> {
     emit(s, 'resuming', 'pending', { phase: 'resume' });
   }
   await loadLive(s);
-  const result: ResumeResult = await (s.channel?.resumeOnSocket(s, api) ?? api.resume({ endpoint: s.endpoint, sid }).catch(unexpected));
+  const result: ResumeResult = await (s.channel?.resumeOnSocket(s, api) ?? api.resume({ endpoint: s.endpoint, sid }).catch(custodyFailed));
   if (sid !== s.sid || s.away) return;
   record(s, result);
   if (result.outcome === 'none') {
@@ -162,7 +162,6 @@ function scheduleRetry(s: Session, retryAfterSeconds = 0): void {
     if (!s.away && s.state === 'waiting' && !s.resuming) void resume(s);
   }, delay);
 }
-
 
 /**
  * `live: true`: loads the live channel's code (its own file) before a resume or a recover needs it. Offline at

@@ -6,7 +6,7 @@ import {
   isLiveResumeAnswer,
   type ResumeResponse,
 } from '../protocol/index.js';
-import type { CustodyApi, ResumeResult } from '../protocol/custody.js';
+import { custodyFailed, type CustodyApi, type ResumeResult } from '../protocol/custody.js';
 import type { Session } from './session.js';
 
 /**
@@ -31,7 +31,7 @@ export function openSocket(s: Session, resume?: boolean): WebSocket {
  */
 export async function resumeOnSocket(s: Session, api: CustodyApi): Promise<ResumeResult> {
   const { endpoint, sid } = s;
-  const lent = await api.lend({ endpoint, sid }).catch(failed);
+  const lent = await api.lend({ endpoint, sid }).catch(custodyFailed);
   if (lent.outcome !== 'ok') return lent;
   const socket = openSocket(s, true);
   const answer = await new Promise<ResumeResponse | undefined>((settle) => {
@@ -55,7 +55,7 @@ export async function resumeOnSocket(s: Session, api: CustodyApi): Promise<Resum
     };
     socket.onclose = () => done();
   });
-  if (!answer) return api.resume({ endpoint, sid }).catch(failed);
+  if (!answer) return api.resume({ endpoint, sid }).catch(custodyFailed);
   void api.settle({ endpoint, sid, gen: lent.gen, exp: lent.exp, answer }).catch(() => undefined);
   return answer.outcome === 'ok' ? { outcome: 'ok', gen: answer.gen } : answer;
 }
@@ -68,9 +68,4 @@ export function ensureSocket(s: Session): void {
     socket.close(1000);
   }
   openSocket(s);
-}
-
-/** A custody call that threw counts as `unavailable`: nothing is final, nothing deleted (as session.ts's `unexpected`). */
-function failed(error: unknown): { outcome: 'unavailable'; message: string } {
-  return { outcome: 'unavailable', message: `Blob custody failed: ${String(error)}` };
 }

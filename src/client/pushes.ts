@@ -1,7 +1,8 @@
+import { custodyFailed } from '../protocol/custody.js';
 import { isPushedBlob, type PushedBlob } from '../protocol/index.js';
 import { boot } from './boot.js';
 import { resume } from './flows.js';
-import { emit, record, setState, unexpected, type Session } from './session.js';
+import { emit, record, setState, type Session } from './session.js';
 import { resumeOnNextInput } from './signals.js';
 
 /**
@@ -22,7 +23,7 @@ export function receive(s: Session, message: unknown): boolean {
  * pushed the blob before closing the channel (drain, idle): the session is hibernated.
  */
 async function keep(s: Session, { sid, blob, reason }: PushedBlob): Promise<void> {
-  const result = await (await boot(s)).store({ endpoint: s.endpoint, sid, blob }).catch(unexpected);
+  const result = await (await boot(s)).store({ endpoint: s.endpoint, sid, blob }).catch(custodyFailed);
   if (sid !== s.sid) return;
   if (reason === 'checkpoint') {
     if (result.outcome === 'ok') emit(s, 'checkpoint', 'ok', { gen: result.gen, bytes: result.bytes });

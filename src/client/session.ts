@@ -103,8 +103,3 @@ export function markReady(s: Session, reason: StasisReadyReason): void {
   emit(s, 'ready', 'ok', { reason, ...(s.gen !== undefined ? { gen: s.gen } : {}), socket: s.socket });
   s.resolve(s.client.status);
 }
-
-/** A custody call that threw (a bug or broken storage) counts as `unavailable`: nothing is final, nothing deleted. */
-export function unexpected(error: unknown): { outcome: 'unavailable'; message: string } {
-  return { outcome: 'unavailable', message: `Blob custody failed: ${error instanceof Error ? error.message : String(error)}` };
-}

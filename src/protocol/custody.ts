@@ -87,3 +87,8 @@ export interface CustodyApi {
   /** Keeps a blob the server pushed (drain, idle, checkpoint) as if a hibernate had returned it; `stale` when a newer one is kept. */
   store(request: CustodyRequest & { blob: string }): Promise<HibernateResult>;
 }
+
+/** A custody call that threw (a bug, broken storage) counts as `unavailable`: nothing is final, nothing deleted. */
+export function custodyFailed(error: unknown): { outcome: 'unavailable'; message: string } {
+  return { outcome: 'unavailable', message: `Blob custody failed: ${error instanceof Error ? error.message : String(error)}` };
+}
