@@ -32,6 +32,10 @@ npx --no-install vitest run -c vitest.faults.config.ts --reporter=default --repo
 
 echo "[stasis] benchmark harness smoke run (tiny counts; numbers not meaningful)…"
 node dist/bench/run.js --smoke > "$reports/bench-smoke.txt"
+# Issue 14's "done when": the run prints the peer table (both Stasis rows) and the goals table.
+for heading in '### Peers' '| Stasis live mode (1 round trip) |' '### Goals'; do
+  grep -qF -- "$heading" "$reports/bench-smoke.txt" || { echo "[stasis] the bench smoke run printed no \"$heading\"" >&2; exit 1; }
+done
 
 node scripts/support-matrix.mjs "$reports" > "$reports/support-matrix.md"
 node scripts/test-summary.mjs "$reports/vitest.json" "$reports/playwright.json" "$reports/vitest-faults.json"
